@@ -1,0 +1,716 @@
+//! The channel: signals, the event ring and the doorbell composed, with
+//! closing and statistics. The wake-up protocol itself is in `doorbell.rs`.
+//!
+//! # When the receiver parks
+//!
+//! Producers write the eventfd only for a parked receiver. The receiver parks
+//! (1) inside [`Receiver::wait`], and (2) once its fd has been handed out
+//! ([`AsFd::as_fd`], [`AsRawFd::as_raw_fd`], mio `register`), at the end of
+//! every [`Receiver::drain`] and on every [`Receiver::try_recv`] that returns
+//! `Empty`: that is where an epoll caller goes to sleep. A receiver that only
+//! busy-polls and never hands out its fd never parks, so its producers never
+//! make a syscall. Taking signals never parks or unparks.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+
+use crate::doorbell::Doorbell;
+use crate::error::{RaiseError, SendError, TryRecvError};
+use crate::eventfd::EventFd;
+use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
+use crate::signals::{PendingSignals, Signal, SignalSet};
+use crate::stats::Stats;
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// State shared by every handle of one channel.
+struct Shared {
+    signals: CachePadded<PendingSignals>,
+    doorbell: Doorbell,
+    /// Read on every send and raise, written once: kept apart from the
+    /// counters below.
+    receiver_alive: CachePadded<AtomicBool>,
+    /// Live producer handles: the `Sender` and every `Raiser`.
+    producers: AtomicUsize,
+    /// Raises that made a signal pending.
+    raised: AtomicU64,
+}
+
+impl Shared {
+    fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
+        // Relaxed: a hint; a raise racing with the receiver's drop may land
+        // in a channel nobody reads, as with any channel.
+        if !self.receiver_alive.load(Ordering::Relaxed) {
+            return Err(RaiseError::Closed);
+        }
+        if self.signals.raise(signal) {
+            // Relaxed: a statistic.
+            self.raised.fetch_add(1, Ordering::Relaxed);
+            self.doorbell.ring_if_parked();
+        }
+        // A raise that found its signal pending needs no wake-up check: the
+        // raise that made it pending published it before its own check, so
+        // either the receiver's re-check sees the bit or that raise rings.
+        Ok(())
+    }
+
+    fn release_producer(&self) {
+        // Release: every send and raise of this handle happens before the
+        // receiver's Acquire load that sees the count reach 0.
+        if self.producers.fetch_sub(1, Ordering::Release) == 1 {
+            self.doorbell.ring_if_parked();
+        }
+    }
+
+    fn closed(&self) -> bool {
+        // Acquire: pairs with the Release decrement in `release_producer`.
+        self.producers.load(Ordering::Acquire) == 0
+    }
+}
+
+/// Creates a channel whose event ring holds exactly `capacity` events.
+///
+/// # Errors
+///
+/// [`BuildError::ZeroCapacity`], [`BuildError::CapacityTooLarge`], or
+/// [`BuildError::Io`] when `eventfd(2)` fails (e.g. `EMFILE`).
+///
+/// ```
+/// use eventsig::{Delivery, Signal};
+/// let (mut tx, mut rx) = eventsig::channel::<&str>(8)?;
+/// let vm_stopped = Signal::new(3).unwrap();
+/// tx.send("vnc client connected").unwrap();
+/// tx.raise(vm_stopped).unwrap();
+/// assert!(rx.take_signals().contains(vm_stopped));
+/// assert_eq!(rx.try_recv(), Ok(Delivery::Event("vnc client connected")));
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
+pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+    let (producer, consumer) = ring::ring(capacity)?;
+    let shared = Arc::new(Shared {
+        signals: CachePadded::new(PendingSignals::new()),
+        doorbell: Doorbell::new(EventFd::new()?),
+        receiver_alive: CachePadded::new(AtomicBool::new(true)),
+        producers: AtomicUsize::new(1),
+        raised: AtomicU64::new(0),
+    });
+    let sender = Sender {
+        ring: producer,
+        shared: Arc::clone(&shared),
+    };
+    let receiver = Receiver {
+        ring: consumer,
+        shared,
+        armed: false,
+        exposed: Cell::new(false),
+        delivered: 0,
+        acked_drops: 0,
+        parks: 0,
+    };
+    Ok((sender, receiver))
+}
+
+/// The one producer of events: `Send`, not `Sync`.
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<eventsig::Sender<u32>>();
+/// ```
+pub struct Sender<T> {
+    ring: Producer<T>,
+    shared: Arc<Shared>,
+}
+
+impl<T> Sender<T> {
+    /// Queues `value` as the next event. Never blocks, never allocates; makes
+    /// a syscall only when the receiver is parked (one per sleep).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] when the ring is full: the attempt is dropped,
+    /// counted, and reported in the stream ([`Delivery::Lost`]) and by
+    /// [`Receiver::overflow`]. [`SendError::Closed`] once the receiver is gone.
+    ///
+    /// ```
+    /// let (mut tx, _rx) = eventsig::channel(1)?;
+    /// assert!(tx.send(1).is_ok());
+    /// assert_eq!(tx.send(2).unwrap_err().into_inner(), 2);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn send(&mut self, value: T) -> Result<(), SendError<T>> {
+        // Relaxed: a hint, as in `Shared::raise`.
+        if !self.shared.receiver_alive.load(Ordering::Relaxed) {
+            return Err(SendError::Closed(value));
+        }
+        let pushed = self.ring.push(value);
+        // An accepted event and a drop (a new gap) both need the receiver.
+        self.shared.doorbell.ring_if_parked();
+        pushed.map_err(SendError::Full)
+    }
+
+    /// Free slots in the ring now: `> 0` means the next `send` is accepted
+    /// (only this sender fills the ring).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = eventsig::channel(2)?;
+    /// tx.send(()).unwrap();
+    /// assert_eq!(tx.free_slots(), 1);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn free_slots(&mut self) -> usize {
+        self.ring.free_slots()
+    }
+
+    /// Raises `signal`, like [`Raiser::raise`].
+    ///
+    /// # Errors
+    ///
+    /// [`RaiseError::Closed`] once the receiver is gone.
+    ///
+    /// ```
+    /// # use eventsig::Signal;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// tx.raise(Signal::new(1).unwrap()).unwrap();
+    /// assert_eq!(rx.take_signals().len(), 1);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
+        self.shared.raise(signal)
+    }
+
+    /// A new [`Raiser`] for this channel. The channel closes for the receiver
+    /// when the sender and every raiser are gone.
+    ///
+    /// ```
+    /// # use eventsig::Signal;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// let raiser = tx.raiser();
+    /// std::thread::spawn(move || raiser.raise(Signal::new(2).unwrap())).join().unwrap().unwrap();
+    /// assert_eq!(rx.take_signals().len(), 1);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn raiser(&self) -> Raiser {
+        Raiser::new(&self.shared)
+    }
+
+    /// The ring's capacity.
+    ///
+    /// ```
+    /// let (tx, _rx) = eventsig::channel::<()>(5)?;
+    /// assert_eq!(tx.capacity(), 5);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// Whether the receiver is gone.
+    ///
+    /// ```
+    /// let (tx, rx) = eventsig::channel::<()>(1)?;
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        // Relaxed: a racy answer by nature.
+        !self.shared.receiver_alive.load(Ordering::Relaxed)
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.shared.release_producer();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("ring", &self.ring)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Raises signals from any thread: `Clone + Send + Sync`.
+///
+/// A raise is one `fetch_or` on an awake receiver; it is allocation-free and
+/// lock-free, and makes at most one `write(2)` (when the receiver is parked).
+///
+/// ```
+/// use eventsig::Signal;
+/// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+/// let raiser = tx.raiser();
+/// let s = Signal::new(5).unwrap();
+/// let threads: Vec<_> = (0..4)
+///     .map(|_| { let r = raiser.clone(); std::thread::spawn(move || r.raise(s)) })
+///     .collect();
+/// for t in threads { t.join().unwrap().unwrap(); }
+/// assert_eq!(rx.take_signals().iter().collect::<Vec<_>>(), [s]);   // merged (S2)
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
+pub struct Raiser {
+    shared: Arc<Shared>,
+}
+
+impl Raiser {
+    fn new(shared: &Arc<Shared>) -> Raiser {
+        // Relaxed: a handle is made from a live one, so the count cannot
+        // reach 0 meanwhile (the same argument as `Arc::clone`).
+        shared.producers.fetch_add(1, Ordering::Relaxed);
+        Raiser {
+            shared: Arc::clone(shared),
+        }
+    }
+
+    /// Makes `signal` pending; raises of a pending signal merge (S2), and a
+    /// raised signal is reported by a later [`Receiver::take_signals`] (S1).
+    ///
+    /// # Errors
+    ///
+    /// [`RaiseError::Closed`] once the receiver is gone.
+    ///
+    /// ```
+    /// # use eventsig::Signal;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// tx.raiser().raise(Signal::new(0).unwrap())?;
+    /// assert!(!rx.take_signals().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
+        self.shared.raise(signal)
+    }
+}
+
+impl Clone for Raiser {
+    fn clone(&self) -> Raiser {
+        Raiser::new(&self.shared)
+    }
+}
+
+impl Drop for Raiser {
+    fn drop(&mut self) {
+        self.shared.release_producer();
+    }
+}
+
+impl fmt::Debug for Raiser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Raiser").finish_non_exhaustive()
+    }
+}
+
+/// A standing loss condition, from [`Receiver::overflow`]: events were
+/// dropped that have not been acknowledged. The receiver should re-poll the
+/// state those events described, then [`Receiver::acknowledge`] it.
+///
+/// ```
+/// let (mut tx, mut rx) = eventsig::channel::<u8>(1)?;
+/// tx.send(0).unwrap();
+/// let _ = tx.send(1);
+/// let ov = rx.overflow().expect("a drop happened");
+/// assert_eq!(ov.lost(), 1);
+/// rx.acknowledge(ov);
+/// assert!(rx.overflow().is_none());
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow {
+    lost: u64,
+    /// The drop count this overflow was read at; acknowledging it clears
+    /// drops up to this count only.
+    upto: u64,
+}
+
+impl Overflow {
+    /// Number of dropped events it stands for (since the last acknowledgement).
+    ///
+    /// ```
+    /// let (mut tx, rx) = eventsig::channel::<u8>(1)?;
+    /// for i in 0..5 { let _ = tx.send(i); }
+    /// assert_eq!(rx.overflow().map(|o| o.lost()), Some(4));
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+}
+
+/// The one consumer: takes signals, drains events, sleeps on the eventfd.
+/// `Send`, not `Sync`.
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<eventsig::Receiver<u32>>();
+/// ```
+pub struct Receiver<T> {
+    ring: Consumer<T>,
+    shared: Arc<Shared>,
+    /// The park flag may be set, or the eventfd may hold a write meant for
+    /// us: unpark (and clear the eventfd) before the next delivery.
+    armed: bool,
+    /// The fd was handed out: park where an epoll caller goes to sleep.
+    exposed: Cell<bool>,
+    delivered: u64,
+    acked_drops: u64,
+    parks: u64,
+}
+
+impl<T> Receiver<T> {
+    /// Takes every pending signal at once (one `swap`), leaving none pending.
+    ///
+    /// ```
+    /// # use eventsig::Signal;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// let s = Signal::new(9).unwrap();
+    /// tx.raise(s).unwrap();
+    /// tx.raise(s).unwrap();
+    /// assert_eq!(rx.take_signals().len(), 1);
+    /// assert!(rx.take_signals().is_empty());
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn take_signals(&mut self) -> SignalSet {
+        self.shared.signals.take()
+    }
+
+    /// The signals pending now, without taking them.
+    ///
+    /// ```
+    /// # use eventsig::Signal;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// tx.raise(Signal::new(9).unwrap()).unwrap();
+    /// assert_eq!(rx.pending_signals().len(), 1);
+    /// assert_eq!(rx.take_signals().len(), 1);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn pending_signals(&self) -> SignalSet {
+        self.shared.signals.peek()
+    }
+
+    /// The next event or gap marker.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] when nothing is pending now (this parks the
+    /// receiver if its fd was handed out, see the module docs),
+    /// [`TryRecvError::Closed`] when every producer is gone and everything
+    /// they sent was delivered.
+    ///
+    /// ```
+    /// # use eventsig::{Delivery, TryRecvError};
+    /// let (mut tx, mut rx) = eventsig::channel(4)?;
+    /// tx.send('x').unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(Delivery::Event('x')));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn try_recv(&mut self) -> Result<Delivery<T>, TryRecvError> {
+        self.wake();
+        if let Some(d) = self.pop() {
+            return Ok(d);
+        }
+        if self.shared.closed() {
+            // Every send happens before the close we just saw: look again.
+            return self.pop().ok_or(TryRecvError::Closed);
+        }
+        if self.exposed.get() {
+            self.arm();
+        }
+        Err(TryRecvError::Empty)
+    }
+
+    fn pop(&mut self) -> Option<Delivery<T>> {
+        let d = self.ring.pop();
+        if let Some(Delivery::Event(_)) = d {
+            self.delivered += 1;
+        }
+        d
+    }
+
+    /// Iterates over the events and gap markers pending now, in order. It
+    /// ends even if the producer keeps sending, and frees the ring's slots
+    /// once, when dropped.
+    ///
+    /// ```
+    /// # use eventsig::Delivery;
+    /// let (mut tx, mut rx) = eventsig::channel(2)?;
+    /// for i in 0..5 { let _ = tx.send(i); }
+    /// let got: Vec<_> = rx.drain().collect();
+    /// assert_eq!(got, [Delivery::Event(0), Delivery::Event(1), Delivery::Lost { first: 2, count: 3 }]);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn drain(&mut self) -> Drain<'_, T> {
+        self.wake();
+        let snap = self.ring.snapshot();
+        Drain { rx: self, snap }
+    }
+
+    /// Whether events were dropped that have not been acknowledged. It stays
+    /// `Some` until [`acknowledge`](Receiver::acknowledge)d: draining does not
+    /// clear it (S8).
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = eventsig::channel::<u8>(1)?;
+    /// assert!(rx.overflow().is_none());
+    /// tx.send(0).unwrap();
+    /// let _ = tx.send(1);
+    /// rx.drain().for_each(drop);
+    /// assert!(rx.overflow().is_some());
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn overflow(&self) -> Option<Overflow> {
+        let total = self.ring.dropped();
+        (total > self.acked_drops).then(|| Overflow {
+            lost: total - self.acked_drops,
+            upto: total,
+        })
+    }
+
+    /// Clears the overflow condition for the drops `overflow` stands for.
+    /// Drops that happened after it was read keep the condition set.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = eventsig::channel::<u8>(1)?;
+    /// tx.send(0).unwrap();
+    /// let _ = tx.send(1);
+    /// let ov = rx.overflow().unwrap();
+    /// let _ = tx.send(2);                      // a drop after the read
+    /// rx.acknowledge(ov);
+    /// assert_eq!(rx.overflow().map(|o| o.lost()), Some(1));
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn acknowledge(&mut self, overflow: Overflow) {
+        // Clamped, so an `Overflow` of another channel cannot clear drops
+        // this one has not had.
+        let upto = overflow.upto.min(self.ring.dropped());
+        self.acked_drops = self.acked_drops.max(upto);
+    }
+
+    /// Blocks until a signal, an event, a gap or the close is pending, or
+    /// `timeout` passes (`None`: no timeout). Returns `true` when something is
+    /// pending or the channel is closed, `false` on timeout.
+    ///
+    /// Parks on the eventfd (`poll(2)`); producers write it once per sleep.
+    ///
+    /// # Errors
+    ///
+    /// The `poll(2)` or `read(2)` error, which an eventfd does not produce in
+    /// practice.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let (mut tx, mut rx) = eventsig::channel(1)?;
+    /// assert!(!rx.wait(Some(Duration::from_millis(1)))?);
+    /// std::thread::spawn(move || tx.send(1));
+    /// assert!(rx.wait(Some(Duration::from_secs(10)))?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        self.wake();
+        if self.ready() {
+            return Ok(true);
+        }
+        if timeout == Some(Duration::ZERO) {
+            return Ok(false);
+        }
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            self.park();
+            if self.ready() {
+                self.wake();
+                return Ok(true);
+            }
+            let remaining = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(r) if !r.is_zero() => Some(r),
+                    _ => {
+                        self.wake();
+                        return Ok(false);
+                    }
+                },
+            };
+            let slept = self.shared.doorbell.eventfd().wait(remaining);
+            self.wake();
+            slept?;
+            if self.ready() {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Whether every producer handle (the sender and all raisers) is gone.
+    /// Pending events, gaps and signals can still be taken.
+    ///
+    /// ```
+    /// let (tx, rx) = eventsig::channel::<()>(1)?;
+    /// assert!(!rx.is_closed());
+    /// drop(tx);
+    /// assert!(rx.is_closed());
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed()
+    }
+
+    /// The ring's capacity.
+    ///
+    /// ```
+    /// let (_tx, rx) = eventsig::channel::<()>(3)?;
+    /// assert_eq!(rx.capacity(), 3);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// The channel's counters.
+    ///
+    /// ```
+    /// let (mut tx, rx) = eventsig::channel(1)?;
+    /// tx.send(()).unwrap();
+    /// assert_eq!(rx.stats().sent, 1);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        Stats {
+            // Relaxed: a statistic.
+            raised: self.shared.raised.load(Ordering::Relaxed),
+            sent: self.ring.attempts(),
+            dropped: self.ring.dropped(),
+            delivered: self.delivered,
+            doorbell_writes: self.shared.doorbell.writes(),
+            parks: self.parks,
+        }
+    }
+
+    /// Whether anything is pending: a signal, an event, a gap, or the close.
+    fn ready(&self) -> bool {
+        !self.shared.signals.peek().is_empty() || self.ring.has_pending() || self.shared.closed()
+    }
+
+    fn park(&mut self) {
+        self.parks += 1;
+        self.armed = true;
+        self.shared.doorbell.park();
+    }
+
+    /// Parks for an epoll caller about to sleep on the fd; if something
+    /// became pending meanwhile, makes the fd readable so it comes back.
+    fn arm(&mut self) {
+        self.park();
+        if self.ready() {
+            self.shared.doorbell.ring_self();
+        }
+    }
+
+    /// Leaves the parked state: clears the flag and the eventfd before any
+    /// delivery, so the fd is readable only for what comes later.
+    fn wake(&mut self) {
+        if self.armed {
+            self.armed = false;
+            // Reading an eventfd fails only with EAGAIN, which `clear`
+            // reports as Ok(0); nothing to report on this path.
+            let _ = self.shared.doorbell.unpark();
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        // Relaxed: senders only need to learn of it eventually.
+        self.shared.receiver_alive.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Hands out the eventfd to poll on. From then on the receiver parks at the
+/// end of every drain and on every empty `try_recv`, so the fd becomes
+/// readable whenever something is pending while the caller sleeps in epoll.
+impl<T> AsFd for Receiver<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.exposed.set(true);
+        self.shared.doorbell.eventfd().as_fd()
+    }
+}
+
+/// As [`AsFd`].
+impl<T> AsRawFd for Receiver<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.exposed.set(true);
+        self.shared.doorbell.eventfd().as_raw_fd()
+    }
+}
+
+#[cfg(feature = "mio")]
+impl<T> mio::event::Source for Receiver<T> {
+    fn register(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        mio::unix::SourceFd(&self.as_raw_fd()).register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        mio::unix::SourceFd(&self.as_raw_fd()).reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        mio::unix::SourceFd(&self.as_raw_fd()).deregister(registry)
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("ring", &self.ring)
+            .field("pending_signals", &self.pending_signals())
+            .field("closed", &self.is_closed())
+            .field("overflow", &self.overflow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The iterator of [`Receiver::drain`].
+pub struct Drain<'a, T> {
+    rx: &'a mut Receiver<T>,
+    snap: Snapshot,
+}
+
+impl<T> Iterator for Drain<'_, T> {
+    type Item = Delivery<T>;
+
+    fn next(&mut self) -> Option<Delivery<T>> {
+        let d = self.rx.ring.next_within(&self.snap);
+        if let Some(Delivery::Event(_)) = d {
+            self.rx.delivered += 1;
+        }
+        d
+    }
+}
+
+impl<T> Drop for Drain<'_, T> {
+    fn drop(&mut self) {
+        self.rx.ring.publish();
+        if self.rx.exposed.get() {
+            self.rx.arm();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Drain<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Drain").finish_non_exhaustive()
+    }
+}

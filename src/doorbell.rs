@@ -1,0 +1,122 @@
+//! The wake-up protocol: a park flag in front of the eventfd.
+//!
+//! # Why no wake-up is lost (S9)
+//!
+//! Producer, after publishing (a ring index store, a `fetch_or`, a close):
+//! `fence(SeqCst)`, then load the park flag; if it is set, claim it with a
+//! swap and write the eventfd.
+//!
+//! Consumer, before it may sleep: store the park flag, `fence(SeqCst)`, then
+//! re-check every source (signals, ring, gap, close); it sleeps only if all are
+//! empty.
+//!
+//! The two fences are ordered one way or the other in the single total order
+//! of SeqCst fences. If the producer's fence comes first, the consumer's
+//! re-check (after its own fence) sees the publication, and the consumer does
+//! not sleep. If the consumer's fence comes first, the producer's load of the
+//! flag (after its fence) sees `true`, and the producer rings the bell. Either
+//! way the consumer learns of the publication: the store-buffer race that a
+//! plain Release/Acquire pair leaves open is closed.
+//!
+//! # Why producers make no syscall while the consumer is awake (S10)
+//!
+//! The flag is set only by a consumer about to sleep, and a producer writes
+//! the eventfd only after winning the swap that clears it: one write per
+//! sleep at most, none while the flag is clear.
+
+use std::io;
+
+use crossbeam_utils::CachePadded;
+
+use crate::eventfd::EventFd;
+use crate::sync::{fence, AtomicBool, AtomicU64, Ordering};
+
+pub(crate) struct Doorbell {
+    /// Set by a consumer that may sleep; cleared by whoever claims it.
+    parked: CachePadded<AtomicBool>,
+    /// eventfd writes made, for [`Stats`](crate::Stats).
+    writes: AtomicU64,
+    efd: EventFd,
+}
+
+impl Doorbell {
+    pub(crate) fn new(efd: EventFd) -> Doorbell {
+        Doorbell {
+            parked: CachePadded::new(AtomicBool::new(false)),
+            writes: AtomicU64::new(0),
+            efd,
+        }
+    }
+
+    pub(crate) fn eventfd(&self) -> &EventFd {
+        &self.efd
+    }
+
+    /// Producer side: call right after publishing something the consumer
+    /// must learn of.
+    pub(crate) fn ring_if_parked(&self) {
+        // SeqCst fence: orders the caller's publication before the load of
+        // `parked`; pairs with the fence in `park` (see the module docs).
+        fence(Ordering::SeqCst);
+        // Relaxed: ordering comes from the fence above.
+        if self.parked.load(Ordering::Relaxed) {
+            self.claim_and_ring();
+        }
+    }
+
+    #[cold]
+    fn claim_and_ring(&self) {
+        // Relaxed: the swap only elects one ringer per sleep; the eventfd
+        // write and read order the rest.
+        if self.parked.swap(false, Ordering::Relaxed) {
+            self.ring();
+        }
+    }
+
+    /// Writes the eventfd and counts the write.
+    pub(crate) fn ring(&self) {
+        // Relaxed: a statistic.
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        // An eventfd write of 1 fails only with EAGAIN (counter full: the fd
+        // is readable already, reported as Ok) or on a bad fd, which an owned
+        // fd is not; there is nobody to report an error to on this path.
+        let _ = self.efd.notify();
+    }
+
+    /// Consumer side, before it may sleep: announce it. The caller must
+    /// re-check every source afterwards and sleep only if all are empty.
+    pub(crate) fn park(&self) {
+        // Relaxed: ordered by the fence that follows.
+        self.parked.store(true, Ordering::Relaxed);
+        // SeqCst fence: orders the store above before the caller's re-check
+        // loads; pairs with the fence in `ring_if_parked`.
+        fence(Ordering::SeqCst);
+    }
+
+    /// Consumer side, awake again: withdraw the flag and clear the eventfd, so
+    /// that the fd is readable only for wake-ups still to come. Returns
+    /// whether a producer had claimed the flag.
+    pub(crate) fn unpark(&self) -> io::Result<bool> {
+        // Relaxed: only the outcome of the claim matters.
+        let claimed = !self.parked.swap(false, Ordering::Relaxed);
+        // Always read: a claimed write may land after this read (then the
+        // next wake-up is spurious, which is harmless), and an adopted fd may
+        // have other writers.
+        self.efd.clear()?;
+        Ok(claimed)
+    }
+
+    /// Consumer side: a re-check after `park` found something pending while
+    /// an epoll user is about to sleep on the fd; make sure the fd is
+    /// readable. If a producer already claimed the flag, its write does it.
+    pub(crate) fn ring_self(&self) {
+        if self.parked.swap(false, Ordering::Relaxed) {
+            self.ring();
+        }
+    }
+
+    pub(crate) fn writes(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.writes.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,49 @@
+//! Channel counters.
+
+use std::fmt;
+
+/// Counters of one channel, read by [`Receiver::stats`](crate::Receiver::stats).
+///
+/// Each counter is exact once the producers are quiet; while they run, each is
+/// a recent value.
+///
+/// ```
+/// let (mut tx, mut rx) = eventsig::channel::<u8>(1)?;
+/// tx.send(1).unwrap();
+/// let _ = tx.send(2);                 // dropped: the ring is full
+/// rx.drain().for_each(drop);
+/// let s = rx.stats();
+/// assert_eq!((s.sent, s.dropped, s.delivered), (2, 1, 1));
+/// assert_eq!(s.doorbell_writes, 0);   // the receiver never slept
+/// println!("{s}");
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Raises that made a signal pending. A raise of a signal that was
+    /// already pending merges with it and is not counted.
+    pub raised: u64,
+    /// Send attempts (accepted and dropped; not those refused as `Closed`).
+    pub sent: u64,
+    /// Send attempts dropped because the ring was full.
+    pub dropped: u64,
+    /// Events the receiver has taken.
+    pub delivered: u64,
+    /// eventfd writes, by producers waking a parked receiver, by a close, and
+    /// by the receiver keeping its fd readable for an epoll caller.
+    pub doorbell_writes: u64,
+    /// Times the receiver announced it might sleep (in `wait`, or at the end
+    /// of an empty drain once its fd was handed out).
+    pub parks: u64,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "raised {} sent {} dropped {} delivered {} doorbell writes {} parks {}",
+            self.raised, self.sent, self.dropped, self.delivered, self.doorbell_writes, self.parks
+        )
+    }
+}
