@@ -14,6 +14,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io;
+#[cfg(not(eventsig_loom))]
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -21,11 +22,10 @@ use crossbeam_utils::CachePadded;
 
 use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
-use crate::eventfd::EventFd;
 use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
 use crate::signals::{PendingSignals, Signal, SignalSet};
 use crate::stats::Stats;
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Bell, Ordering};
 
 /// State shared by every handle of one channel.
 struct Shared {
@@ -93,7 +93,7 @@ pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildErro
     let (producer, consumer) = ring::ring(capacity)?;
     let shared = Arc::new(Shared {
         signals: CachePadded::new(PendingSignals::new()),
-        doorbell: Doorbell::new(EventFd::new()?),
+        doorbell: Doorbell::new(Bell::new()?),
         receiver_alive: CachePadded::new(AtomicBool::new(true)),
         producers: AtomicUsize::new(1),
         raised: AtomicU64::new(0),
@@ -105,11 +105,13 @@ pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildErro
     let receiver = Receiver {
         ring: consumer,
         shared,
-        armed: false,
+        armed: Cell::new(false),
         exposed: Cell::new(false),
+        owed: Cell::new(false),
+        closed_rung: Cell::new(false),
         delivered: 0,
         acked_drops: 0,
-        parks: 0,
+        parks: Cell::new(0),
     };
     Ok((sender, receiver))
 }
@@ -351,14 +353,21 @@ impl Overflow {
 pub struct Receiver<T> {
     ring: Consumer<T>,
     shared: Arc<Shared>,
+    // The park state is in `Cell`s because handing out the fd (`as_fd`,
+    // through `&self`) parks the receiver; `Receiver` is not `Sync`.
     /// The park flag may be set, or the eventfd may hold a write meant for
     /// us: unpark (and clear the eventfd) before the next delivery.
-    armed: bool,
+    armed: Cell<bool>,
     /// The fd was handed out: park where an epoll caller goes to sleep.
     exposed: Cell<bool>,
+    /// A claimed write had not landed when we cleared: clear at the next
+    /// wake even if nobody claims the flag meanwhile.
+    owed: Cell<bool>,
+    /// The close was rung on the fd, which stays readable from then on.
+    closed_rung: Cell<bool>,
     delivered: u64,
     acked_drops: u64,
-    parks: u64,
+    parks: Cell<u64>,
 }
 
 impl<T> Receiver<T> {
@@ -585,7 +594,7 @@ impl<T> Receiver<T> {
             dropped: self.ring.dropped(),
             delivered: self.delivered,
             doorbell_writes: self.shared.doorbell.writes(),
-            parks: self.parks,
+            parks: self.parks.get(),
         }
     }
 
@@ -594,30 +603,51 @@ impl<T> Receiver<T> {
         !self.shared.signals.peek().is_empty() || self.ring.has_pending() || self.shared.closed()
     }
 
-    fn park(&mut self) {
-        self.parks += 1;
-        self.armed = true;
+    fn park(&self) {
+        self.parks.set(self.parks.get() + 1);
+        self.armed.set(true);
         self.shared.doorbell.park();
     }
 
     /// Parks for an epoll caller about to sleep on the fd; if something
     /// became pending meanwhile, makes the fd readable so it comes back.
-    fn arm(&mut self) {
+    fn arm(&self) {
         self.park();
-        if self.ready() {
-            self.shared.doorbell.ring_self();
+        if !self.ready() {
+            return;
+        }
+        // After the close, ring once: the fd is never cleared again.
+        if self.shared.closed() && self.closed_rung.replace(true) {
+            return;
+        }
+        self.shared.doorbell.ring_self();
+    }
+
+    /// Marks the fd as handed out; the first time, parks right away, so an
+    /// epoll caller that sleeps straight after registering is woken.
+    fn expose(&self) {
+        if !self.exposed.replace(true) {
+            self.arm();
         }
     }
 
-    /// Leaves the parked state: clears the flag and the eventfd before any
-    /// delivery, so the fd is readable only for what comes later.
-    fn wake(&mut self) {
-        if self.armed {
-            self.armed = false;
-            // Reading an eventfd fails only with EAGAIN, which `clear`
-            // reports as Ok(0); nothing to report on this path.
-            let _ = self.shared.doorbell.unpark();
+    /// Leaves the parked state: withdraws the flag and, if an eventfd write
+    /// was made for us, clears it before any delivery, so that the fd is
+    /// readable only for what comes later. After the close the fd stays
+    /// readable.
+    fn wake(&self) {
+        if !self.armed.replace(false) {
+            return;
         }
+        let claimed = self.shared.doorbell.unpark();
+        if self.closed_rung.get() || !(claimed || self.owed.get()) {
+            return;
+        }
+        // A claimed write may land just after this read; then `owed` makes
+        // the next wake (which that write causes) read it, so a
+        // level-triggered epoll caller is not woken over and over.
+        let count = self.shared.doorbell.clear();
+        self.owed.set(count == 0);
     }
 }
 
@@ -628,25 +658,27 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
-/// Hands out the eventfd to poll on. From then on the receiver parks at the
-/// end of every drain and on every empty `try_recv`, so the fd becomes
+#[cfg(not(eventsig_loom))]
+/// Hands out the eventfd to poll on. The receiver parks now, and from then on
+/// at the end of every drain and on every empty `try_recv`, so the fd becomes
 /// readable whenever something is pending while the caller sleeps in epoll.
 impl<T> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.exposed.set(true);
+        self.expose();
         self.shared.doorbell.eventfd().as_fd()
     }
 }
 
+#[cfg(not(eventsig_loom))]
 /// As [`AsFd`].
 impl<T> AsRawFd for Receiver<T> {
     fn as_raw_fd(&self) -> RawFd {
-        self.exposed.set(true);
+        self.expose();
         self.shared.doorbell.eventfd().as_raw_fd()
     }
 }
 
-#[cfg(feature = "mio")]
+#[cfg(all(feature = "mio", not(eventsig_loom)))]
 impl<T> mio::event::Source for Receiver<T> {
     fn register(
         &mut self,

@@ -24,23 +24,20 @@
 //! the eventfd only after winning the swap that clears it: one write per
 //! sleep at most, none while the flag is clear.
 
-use std::io;
-
 use crossbeam_utils::CachePadded;
 
-use crate::eventfd::EventFd;
-use crate::sync::{fence, AtomicBool, AtomicU64, Ordering};
+use crate::sync::{fence, AtomicBool, AtomicU64, Bell, Ordering};
 
 pub(crate) struct Doorbell {
     /// Set by a consumer that may sleep; cleared by whoever claims it.
     parked: CachePadded<AtomicBool>,
     /// eventfd writes made, for [`Stats`](crate::Stats).
     writes: AtomicU64,
-    efd: EventFd,
+    efd: Bell,
 }
 
 impl Doorbell {
-    pub(crate) fn new(efd: EventFd) -> Doorbell {
+    pub(crate) fn new(efd: Bell) -> Doorbell {
         Doorbell {
             parked: CachePadded::new(AtomicBool::new(false)),
             writes: AtomicU64::new(0),
@@ -48,7 +45,7 @@ impl Doorbell {
         }
     }
 
-    pub(crate) fn eventfd(&self) -> &EventFd {
+    pub(crate) fn eventfd(&self) -> &Bell {
         &self.efd
     }
 
@@ -57,6 +54,8 @@ impl Doorbell {
     pub(crate) fn ring_if_parked(&self) {
         // SeqCst fence: orders the caller's publication before the load of
         // `parked`; pairs with the fence in `park` (see the module docs).
+        // The loom mutant removes it, and loom must then find a lost wake-up.
+        #[cfg(not(eventsig_loom_mutant))]
         fence(Ordering::SeqCst);
         // Relaxed: ordering comes from the fence above.
         if self.parked.load(Ordering::Relaxed) {
@@ -86,24 +85,32 @@ impl Doorbell {
     /// Consumer side, before it may sleep: announce it. The caller must
     /// re-check every source afterwards and sleep only if all are empty.
     pub(crate) fn park(&self) {
-        // Relaxed: ordered by the fence that follows.
-        self.parked.store(true, Ordering::Relaxed);
+        // Relaxed: ordered by the fence that follows. A swap rather than a
+        // store: the same here (only the consumer sets the flag), and loom
+        // 0.7 checks a plain store followed by a SeqCst fence too weakly: it
+        // lets a producer's load after its own fence read an older value,
+        // a false lost wake-up that C++20 fence rules forbid.
+        self.parked.swap(true, Ordering::Relaxed);
         // SeqCst fence: orders the store above before the caller's re-check
         // loads; pairs with the fence in `ring_if_parked`.
         fence(Ordering::SeqCst);
     }
 
-    /// Consumer side, awake again: withdraw the flag and clear the eventfd, so
-    /// that the fd is readable only for wake-ups still to come. Returns
-    /// whether a producer had claimed the flag.
-    pub(crate) fn unpark(&self) -> io::Result<bool> {
-        // Relaxed: only the outcome of the claim matters.
-        let claimed = !self.parked.swap(false, Ordering::Relaxed);
-        // Always read: a claimed write may land after this read (then the
-        // next wake-up is spurious, which is harmless), and an adopted fd may
-        // have other writers.
-        self.efd.clear()?;
-        Ok(claimed)
+    /// Consumer side, awake again: withdraw the flag. Returns whether a
+    /// producer (or `ring_self`) had claimed it, i.e. whether an eventfd write
+    /// was made or is on its way; the caller then clears the eventfd.
+    pub(crate) fn unpark(&self) -> bool {
+        // Relaxed: only the outcome of the claim matters; the eventfd write
+        // and read order the rest.
+        !self.parked.swap(false, Ordering::Relaxed)
+    }
+
+    /// Reads and resets the eventfd; returns the count, 0 if nothing had
+    /// landed yet.
+    pub(crate) fn clear(&self) -> u64 {
+        // Reading an eventfd fails only with EAGAIN, which `clear` reports
+        // as Ok(0); there is nothing else to report on this path.
+        self.efd.clear().unwrap_or(0)
     }
 
     /// Consumer side: a re-check after `park` found something pending while

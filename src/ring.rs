@@ -296,9 +296,12 @@ impl<T> Producer<T> {
             self.dropped += 1;
             let words = &self.inner.producer;
             // Release (both): the consumer that sees this attempt count (or
-            // drop count) with Acquire also sees the accepted events before it.
-            words.dropped.store(self.dropped, Ordering::Release);
+            // drop count) with Acquire also sees the accepted events before
+            // it. Attempts first: a drop that `dropped` shows is already
+            // covered by `attempts`, so a drain started after an overflow
+            // was read reaches its `Lost` marker.
             words.attempts.store(seq + 1, Ordering::Release);
+            words.dropped.store(self.dropped, Ordering::Release);
             return Err(value);
         }
         let tail = self.tail;
@@ -575,6 +578,15 @@ impl<T> Consumer<T> {
     /// ```
     pub fn capacity(&self) -> usize {
         self.inner.capacity()
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        // Entries read by a `Drain` that was leaked (`mem::forget`) before it
+        // could publish are already moved out: publish our position so that
+        // `Inner::drop` does not drop them a second time.
+        self.publish();
     }
 }
 

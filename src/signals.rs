@@ -3,7 +3,7 @@
 //!
 //! Raising a signal that is already pending merges with it (S2), and a raised
 //! signal is never lost (S1): it stays pending until a take reports it. Neither
-//! needs memory beyond one [`AtomicU64`](std::sync::atomic::AtomicU64): a raise
+//! needs memory beyond one [`AtomicU64`]: a raise
 //! is one `fetch_or`, a take is one `swap(0)`.
 //!
 //! [`PendingSignals`] is usable on its own (no fd, no allocation); the

@@ -1,0 +1,283 @@
+//! S4 bounded: memory is fixed at construction; send, raise, drain, take,
+//! try_recv, overflow/acknowledge, stats, free_slots and wait allocate
+//! nothing.
+//!
+//! A counting global allocator counts allocations per thread (the test
+//! harness runs tests on several threads at once, so a global count would
+//! see other tests' allocations).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use eventsig::{Delivery, SendError, Signal, SignalSet, TryRecvError};
+
+struct Counting;
+
+thread_local! {
+    // `const`-initialised and without a destructor: reading it never
+    // allocates, so the allocator may use it.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with`: during thread teardown the slot may be gone; then the
+    // allocation is simply not counted.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees carry over; counting touches only a
+// thread-local `Cell`.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded unchanged (see the impl).
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded unchanged (see the impl).
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded unchanged (see the impl).
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged (see the impl).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations this thread made while running `f`.
+fn allocations_in<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let r = f();
+    (ALLOCATIONS.with(Cell::get) - before, r)
+}
+
+/// Iteration counts shrink under Miri, which is ~1000x slower.
+const fn scaled(n: usize, miri: usize) -> usize {
+    if cfg!(miri) {
+        miri
+    } else {
+        n
+    }
+}
+
+fn sig(n: u32) -> Signal {
+    Signal::new(n).unwrap()
+}
+
+/// Drains into a fixed array (no growing `Vec`): returns (events, lost).
+fn drain_counting(rx: &mut eventsig::Receiver<u64>, seen: &mut [u64; 64]) -> (u64, u64) {
+    rx.drain().fold((0, 0), |(events, lost), d| match d {
+        Delivery::Event(v) => {
+            seen[(v % 64) as usize] = v;
+            (events + 1, lost)
+        }
+        Delivery::Lost { count, .. } => (events, lost + count),
+    })
+}
+
+#[test]
+fn s04_counting_allocator_sees_allocations() {
+    // Positive controls: the counter works in a measured region.
+    let (n, _) = allocations_in(|| black_box(Box::new(black_box(5u64))));
+    assert_eq!(n, 1, "a Box::new is one allocation");
+    let (n, _) = allocations_in(|| {
+        let mut v: Vec<u64> = Vec::new();
+        for i in 0..100 {
+            v.push(black_box(i));
+        }
+        black_box(v)
+    });
+    assert!(n >= 2, "a growing Vec allocates and reallocates: {n}");
+    let (n, _) = allocations_in(|| black_box(format!("{}", black_box(42))));
+    assert!(n >= 1);
+}
+
+#[test]
+fn s04_channel_operations_allocate_nothing_after_construction() {
+    // Construction may allocate.
+    let (mut tx, mut rx) = eventsig::channel::<u64>(64).unwrap();
+    let raiser = tx.raiser();
+    let signals: [Signal; 3] = [sig(0), sig(31), sig(63)];
+    let sends = scaled(10_000, 200) as u64;
+    let mut seen = [0u64; 64];
+
+    let (n, (events, lost, taken, fulls)) = allocations_in(|| {
+        let (mut events, mut lost, mut fulls) = (0u64, 0u64, 0u64);
+        let mut taken = SignalSet::EMPTY;
+        for i in 0..sends {
+            match tx.send(i) {
+                Ok(()) => {}
+                Err(SendError::Full(_)) => fulls += 1,
+                Err(SendError::Closed(_)) => panic!("closed"),
+            }
+            if i % 97 == 0 {
+                let s = signals[(i % 3) as usize];
+                tx.raise(s).unwrap();
+                raiser.raise(s).unwrap();
+                taken |= rx.take_signals();
+            }
+            if i % 500 == 499 {
+                // Let the ring fill up and overflow between drains.
+                let (e, l) = drain_counting(&mut rx, &mut seen);
+                events += e;
+                lost += l;
+                if let Some(ov) = rx.overflow() {
+                    assert!(ov.lost() > 0);
+                    rx.acknowledge(ov);
+                }
+                assert!(rx.overflow().is_none());
+                black_box(rx.stats());
+                black_box(tx.free_slots());
+                black_box(rx.pending_signals());
+            }
+            if i % 1000 == 10 {
+                match rx.try_recv() {
+                    Ok(Delivery::Event(_)) => events += 1,
+                    Ok(Delivery::Lost { count, .. }) => lost += count,
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Closed) => panic!("closed"),
+                }
+            }
+        }
+        let (e, l) = drain_counting(&mut rx, &mut seen);
+        (events + e, lost + l, taken, fulls)
+    });
+    assert_eq!(n, 0, "{n} allocations after construction");
+    // The region did what it claims.
+    assert_eq!(events + lost, sends, "S6 inside the measured region");
+    assert!(fulls > 0 && lost == fulls, "sends were refused as Full");
+    assert_eq!(taken, signals.iter().copied().collect::<SignalSet>());
+    assert_eq!(rx.stats().sent, sends);
+    assert_ne!(seen, [0; 64]);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn s04_wait_and_the_exposed_fd_path_allocate_nothing() {
+    let (mut tx, mut rx) = eventsig::channel::<u64>(8).unwrap();
+    let raiser = tx.raiser();
+    let mut seen = [0u64; 64];
+
+    let (n, (timeouts, readies, fd)) = allocations_in(|| {
+        let (mut timeouts, mut readies) = (0u32, 0u32);
+        // Wait on an empty channel before and after the fd is handed out.
+        timeouts += u32::from(!rx.wait(Some(Duration::ZERO)).unwrap());
+        let fd = rx.as_raw_fd();
+        for _ in 0..3 {
+            timeouts += u32::from(!rx.wait(Some(Duration::ZERO)).unwrap());
+            timeouts += u32::from(!rx.wait(Some(Duration::from_millis(1))).unwrap());
+        }
+        // With the fd handed out, empty drains and try_recv park; sends
+        // and raises on a parked receiver write the eventfd.
+        for i in 0..scaled(1_000, 50) as u64 {
+            let _ = tx.send(i);
+            if i % 10 == 0 {
+                raiser.raise(sig((i % 64) as u32)).unwrap();
+            }
+            if i % 4 == 0 {
+                readies += u32::from(rx.wait(Some(Duration::from_millis(1))).unwrap());
+                black_box(rx.take_signals());
+                black_box(drain_counting(&mut rx, &mut seen));
+                let _ = rx.try_recv();
+                if let Some(ov) = rx.overflow() {
+                    rx.acknowledge(ov);
+                }
+                black_box(rx.stats());
+                black_box(tx.free_slots());
+            }
+        }
+        (timeouts, readies, fd)
+    });
+    assert_eq!(n, 0, "{n} allocations in wait / the parked paths");
+    assert_eq!(timeouts, 7, "the empty waits timed out");
+    assert!(
+        readies > 0,
+        "the waits with something pending returned true"
+    );
+    assert!(fd >= 0);
+    let stats = rx.stats();
+    assert!(
+        stats.parks > 0,
+        "the parked paths were exercised: {stats:?}"
+    );
+    assert!(
+        stats.doorbell_writes > 0,
+        "the eventfd was written: {stats:?}"
+    );
+}
+
+/// Producer and consumer on two threads, the consumer blocking in `wait`:
+/// neither side allocates once the channel is built.
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn s04_two_threads_with_blocking_wait_allocate_nothing() {
+    let (mut tx, mut rx) = eventsig::channel::<u64>(16).unwrap();
+    let n_sends = scaled(10_000, 100) as u64;
+    let start = Arc::new(Barrier::new(2));
+    let producer = {
+        let start = Arc::clone(&start);
+        thread::spawn(move || {
+            start.wait();
+            let (n, ()) = allocations_in(|| {
+                for i in 0..n_sends {
+                    let _ = tx.send(i);
+                    if i % 100 == 0 {
+                        tx.raise(sig(5)).unwrap();
+                    }
+                    if i % 64 == 0 {
+                        // Give the consumer time to go to sleep now and then
+                        // (a bounded spin, not a sleep).
+                        for _ in 0..10_000 {
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
+            });
+            (n, tx)
+        })
+    };
+
+    start.wait();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = [0u64; 64];
+    let (n, (events, lost, signalled)) = allocations_in(|| {
+        let (mut events, mut lost, mut signalled) = (0u64, 0u64, false);
+        while events + lost < n_sends {
+            assert!(Instant::now() < deadline, "not done within 60 s");
+            black_box(rx.wait(Some(Duration::from_millis(100))).unwrap());
+            signalled |= rx.take_signals().contains(sig(5));
+            let (e, l) = drain_counting(&mut rx, &mut seen);
+            events += e;
+            lost += l;
+            if let Some(ov) = rx.overflow() {
+                rx.acknowledge(ov);
+            }
+        }
+        (events, lost, signalled)
+    });
+    let (producer_allocs, tx) = producer.join().unwrap();
+    assert_eq!(producer_allocs, 0, "the producer allocated");
+    assert_eq!(n, 0, "the consumer allocated");
+    assert_eq!(events + lost, n_sends);
+    assert!(signalled);
+    let stats = rx.stats();
+    assert!(stats.parks > 0, "the consumer never slept: {stats:?}");
+    drop(tx);
+}

@@ -1,0 +1,265 @@
+//! Loom models of every atomic protocol in eventsig.
+//!
+//! Run with:
+//! `RUSTFLAGS="--cfg eventsig_loom" cargo test --release --test loom`
+//! and the mutation check (the producer's fence removed, loom must find the
+//! lost wake-up):
+//! `RUSTFLAGS="--cfg eventsig_loom --cfg eventsig_loom_mutant" cargo test --release --test loom`
+//!
+//! Under `eventsig_loom` the eventfd is a model whose `wait` has no timeout,
+//! so a lost wake-up is a deadlock, which loom reports as a failure.
+#![cfg(eventsig_loom)]
+
+use eventsig::{channel, ring, Delivery, Signal, TryRecvError};
+use loom::thread;
+
+fn sig(n: u32) -> Signal {
+    Signal::new(n).unwrap()
+}
+
+/// Receives until `Closed`, returning events and the total lost count.
+fn collect_until_closed<T>(rx: &mut eventsig::Receiver<T>) -> (Vec<T>, u64) {
+    let mut events = Vec::new();
+    let mut lost = 0;
+    loop {
+        match rx.try_recv() {
+            Ok(Delivery::Event(v)) => events.push(v),
+            Ok(Delivery::Lost { count, .. }) => lost += count,
+            Err(TryRecvError::Empty) => {
+                assert!(rx.wait(None).unwrap());
+            }
+            Err(TryRecvError::Closed) => return (events, lost),
+        }
+    }
+}
+
+/// (a) The ring alone, across wrap-around: payloads intact, in order, gaps
+/// counted, unread entries dropped with the ring.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn ring_wraps_in_order_and_drops_unread() {
+    loom::model(|| {
+        let marker = loom::sync::Arc::new(());
+        let (mut tx, mut rx) = ring::ring::<(u32, loom::sync::Arc<()>)>(2).unwrap();
+        let m = marker.clone();
+        let producer = thread::spawn(move || {
+            for i in 0..3 {
+                let _ = tx.push((i, m.clone()));
+            }
+        });
+        let mut expected = 0u64;
+        for _ in 0..2 {
+            match rx.pop() {
+                Some(Delivery::Event((v, _))) => {
+                    assert!(u64::from(v) >= expected);
+                    assert_eq!(u64::from(v), expected, "an event with no gap before it");
+                    expected += 1;
+                }
+                Some(Delivery::Lost { first, count }) => {
+                    assert_eq!(first, expected);
+                    expected += count;
+                }
+                None => {}
+            }
+        }
+        producer.join().unwrap();
+        let rest: Vec<_> = rx.drain().collect();
+        for d in rest {
+            match d {
+                Delivery::Event((v, _)) => {
+                    assert_eq!(u64::from(v), expected);
+                    expected += 1;
+                }
+                Delivery::Lost { first, count } => {
+                    assert_eq!(first, expected);
+                    expected += count;
+                }
+            }
+        }
+        assert_eq!(expected, 3, "every attempt delivered or reported lost");
+        drop(rx);
+        assert_eq!(loom::sync::Arc::strong_count(&marker), 1);
+    });
+}
+
+/// (b) No lost wake-up for a send into a receiver blocked in `wait`.
+#[test]
+fn send_wakes_a_waiting_receiver() {
+    let run = || {
+        loom::model(|| {
+            let (mut tx, mut rx) = channel::<u32>(1).unwrap();
+            let producer = thread::spawn(move || {
+                tx.send(7).unwrap();
+                // Keep the channel open: only the send may wake the receiver.
+                tx
+            });
+            assert!(rx.wait(None).unwrap());
+            assert_eq!(rx.try_recv(), Ok(Delivery::Event(7)));
+            drop(producer.join().unwrap());
+        })
+    };
+    #[cfg(not(eventsig_loom_mutant))]
+    run();
+    #[cfg(eventsig_loom_mutant)]
+    {
+        let payload = std::panic::catch_unwind(run)
+            .expect_err("loom must find the lost wake-up once the fence is gone");
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        // A lost wake-up is the receiver blocked in `wait` forever.
+        assert!(message.contains("deadlock"), "unexpected failure: {message}");
+    }
+}
+
+/// (b) No lost wake-up for a raise.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn raise_wakes_a_waiting_receiver() {
+    loom::model(|| {
+        let (tx, mut rx) = channel::<u32>(1).unwrap();
+        let raiser = tx.raiser();
+        let producer = thread::spawn(move || {
+            raiser.raise(sig(3)).unwrap();
+            raiser
+        });
+        assert!(rx.wait(None).unwrap());
+        assert!(rx.take_signals().contains(sig(3)));
+        drop(producer.join().unwrap());
+        drop(tx);
+    });
+}
+
+/// (b) No lost wake-up for a drop (a new gap): the receiver frees the only
+/// slot inside a drain, which publishes its index only when it ends, while
+/// the producer's send may find the ring still full. The receiver waits
+/// until every attempt is accounted for; a lost wake-up deadlocks.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn drop_wakes_a_waiting_receiver() {
+    loom::model(|| {
+        let (mut tx, mut rx) = channel::<u32>(1).unwrap();
+        tx.send(0).unwrap();
+        let producer = thread::spawn(move || {
+            let _ = tx.send(1);
+            tx // keep the channel open: the close must not be what wakes us
+        });
+        let mut accounted = 0;
+        loop {
+            for d in rx.drain() {
+                accounted += match d {
+                    Delivery::Event(_) => 1,
+                    Delivery::Lost { count, .. } => count,
+                };
+            }
+            if accounted == 2 {
+                break;
+            }
+            assert!(rx.wait(None).unwrap());
+        }
+        drop(producer.join().unwrap());
+    });
+}
+
+/// (c) Sticky overflow: an acknowledgement never clears a drop it did not see.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn acknowledge_never_clears_an_unseen_drop() {
+    loom::model(|| {
+        let (mut tx, mut rx) = channel::<u32>(1).unwrap();
+        tx.send(0).unwrap();
+        let producer = thread::spawn(move || {
+            let _ = tx.send(1);
+            let _ = tx.send(2);
+            tx
+        });
+        let mut acknowledged = 0;
+        if let Some(ov) = rx.overflow() {
+            acknowledged += ov.lost();
+            rx.acknowledge(ov);
+        }
+        let tx = producer.join().unwrap();
+        let remaining = rx.overflow().map_or(0, |o| o.lost());
+        assert_eq!(acknowledged + remaining, 2, "both drops seen exactly once");
+        drop(tx);
+    });
+}
+
+/// (d) Close while the receiver is parked in `wait`.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn close_wakes_a_waiting_receiver() {
+    loom::model(|| {
+        let (tx, mut rx) = channel::<u32>(1).unwrap();
+        let raiser = tx.raiser();
+        let a = thread::spawn(move || drop(tx));
+        let b = thread::spawn(move || drop(raiser));
+        assert!(rx.wait(None).unwrap());
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// (d) A send and then the close: the receiver gets the event before `Closed`.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn events_before_close_are_delivered_first() {
+    loom::model(|| {
+        let (mut tx, mut rx) = channel::<u32>(2).unwrap();
+        let producer = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+        });
+        let (events, lost) = collect_until_closed(&mut rx);
+        assert_eq!((events, lost), (vec![1, 2], 0));
+        producer.join().unwrap();
+    });
+}
+
+/// (e) S13: a signal raised before a send is visible once the event is.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn raise_before_send_is_seen_with_the_event() {
+    loom::model(|| {
+        let (mut tx, mut rx) = channel::<u32>(1).unwrap();
+        let producer = thread::spawn(move || {
+            tx.raise(sig(1)).unwrap();
+            tx.send(9).unwrap();
+            tx
+        });
+        if let Ok(Delivery::Event(9)) = rx.try_recv() {
+            assert!(rx.take_signals().contains(sig(1)));
+        }
+        drop(producer.join().unwrap());
+    });
+}
+
+/// (f) Several raisers on other threads: every signal reported, the receiver
+/// woken, nothing lost.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn several_raisers_wake_and_are_all_reported() {
+    loom::model(|| {
+        let (tx, mut rx) = channel::<u32>(1).unwrap();
+        let r1 = tx.raiser();
+        let r2 = tx.raiser();
+        drop(tx);
+        let a = thread::spawn(move || r1.raise(sig(1)).unwrap());
+        let b = thread::spawn(move || r2.raise(sig(2)).unwrap());
+        let mut seen = eventsig::SignalSet::EMPTY;
+        while !(seen.contains(sig(1)) && seen.contains(sig(2))) {
+            assert!(rx.wait(None).unwrap());
+            seen |= rx.take_signals();
+            if rx.is_closed() {
+                seen |= rx.take_signals();
+                break;
+            }
+        }
+        a.join().unwrap();
+        b.join().unwrap();
+        assert!(seen.contains(sig(1)) && seen.contains(sig(2)), "{seen:?}");
+    });
+}

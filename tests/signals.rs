@@ -1,0 +1,573 @@
+//! The signals layer (`PendingSignals`, `Signal`, `SignalSet`) and the
+//! channel-level signal rules: S1 (a raised signal is never lost) and S2
+//! (raises between two takes are reported once).
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use eventsig::signals::PendingSignals;
+use eventsig::{Delivery, SendError, Signal, SignalSet};
+
+/// Iteration counts shrink under Miri, which is ~1000x slower.
+const fn scaled(n: usize, miri: usize) -> usize {
+    if cfg!(miri) {
+        miri
+    } else {
+        n
+    }
+}
+
+fn sig(n: u32) -> Signal {
+    Signal::new(n).expect("n < 64")
+}
+
+/// A tiny xorshift64 PRNG (no `rand` dependency).
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+// ---------------------------------------------------------------------------
+// S1: a raised signal is reported by a later take, whatever the ring holds.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn s01_raised_signal_survives_full_ring_and_flood() {
+    let vm_stopped = sig(3);
+    let migration = sig(40);
+    let (mut tx, mut rx) = eventsig::channel::<u32>(4).unwrap();
+
+    // Raised before the flood.
+    tx.raise(migration).unwrap();
+    let flood = scaled(10_000, 200) as u32;
+    let mut refused = 0u32;
+    for i in 0..flood {
+        match tx.send(i) {
+            Ok(()) => {}
+            Err(SendError::Full(v)) => {
+                assert_eq!(v, i);
+                refused += 1;
+            }
+            Err(SendError::Closed(_)) => panic!("receiver is alive"),
+        }
+    }
+    assert_eq!(refused, flood - 4);
+    // Raised while the ring is full, then flooded over again.
+    tx.raise(vm_stopped).unwrap();
+    for i in 0..flood {
+        assert!(tx.send(i).is_err(), "the ring stays full");
+    }
+
+    // Draining the events does not consume signals.
+    let events = rx
+        .drain()
+        .filter(|d| matches!(d, Delivery::Event(_)))
+        .count();
+    assert_eq!(events, 4);
+    let taken = rx.take_signals();
+    assert_eq!(taken, SignalSet::from(vm_stopped) | migration);
+    assert!(
+        rx.take_signals().is_empty(),
+        "a take leaves nothing pending"
+    );
+}
+
+#[test]
+fn s01_signal_is_reported_by_the_take_after_the_raise_each_time() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let raiser = tx.raiser();
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..scaled(5_000, 100) {
+        let bits = rng.next();
+        for s in SignalSet::from_bits(bits) {
+            if bits & 1 == 0 {
+                raiser.raise(s).unwrap();
+            } else {
+                tx.raise(s).unwrap();
+            }
+        }
+        assert_eq!(rx.take_signals().bits(), bits);
+        assert!(rx.pending_signals().is_empty());
+    }
+}
+
+#[test]
+fn s01_every_signal_number_round_trips() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    for n in 0..Signal::COUNT {
+        tx.raise(sig(n)).unwrap();
+        assert_eq!(rx.pending_signals().bits(), 1u64 << n);
+        assert_eq!(rx.take_signals(), SignalSet::from(sig(n)));
+    }
+    for n in 0..Signal::COUNT {
+        tx.raise(sig(n)).unwrap();
+    }
+    assert_eq!(rx.take_signals(), SignalSet::ALL);
+}
+
+#[test]
+fn s01_signal_raised_by_dropped_producers_is_still_reported() {
+    let (tx, mut rx) = eventsig::channel::<u8>(1).unwrap();
+    let raiser = tx.raiser();
+    raiser.raise(sig(7)).unwrap();
+    tx.raise(sig(8)).unwrap();
+    drop(raiser);
+    drop(tx);
+    assert!(rx.is_closed());
+    assert_eq!(rx.take_signals(), SignalSet::from(sig(7)) | sig(8));
+}
+
+#[test]
+fn s01_pending_signals_peek_does_not_take() {
+    let p = PendingSignals::new();
+    let s = sig(12);
+    p.raise(s);
+    for _ in 0..3 {
+        assert_eq!(p.peek(), SignalSet::from(s));
+    }
+    assert_eq!(p.take(), SignalSet::from(s));
+    assert!(p.peek().is_empty());
+    assert!(p.take().is_empty());
+}
+
+/// N threads each raise their own signals many times through `Raiser` clones
+/// while the consumer takes repeatedly. Every raise is reported by a later
+/// take (S1), in particular every signal's last raise, and no take reports a
+/// signal that was not raised since the previous take.
+///
+/// What the consumer can prove about the order of raises and takes: a thread
+/// bumps `started[s]` before each raise of `s` and `finished[s]` after it
+/// (both Release). Raises are Release RMWs on the pending word and takes are
+/// Acquire RMWs on it, so:
+///
+/// - raise number `c` precedes take `j` if `finished[s] >= c` was loaded
+///   before take `j` (the consumer's load, then its `swap`);
+/// - raise number `c` follows take `j` if `started[s] < c` was loaded after
+///   take `j` (had the raise preceded the `swap`, the `swap` would have
+///   synchronised with it, and the load would see its `started` bump).
+///
+/// So if `finished` before take `j` exceeds `started` after take `j - 1`, a
+/// raise lies between the two takes and take `j` must report the signal; if
+/// take `j` reports it, `started` after take `j` must exceed `finished` before
+/// take `j - 1`. The run is cut into phases (a barrier between them); at the
+/// end of each phase the signal's last raise must have been reported by a
+/// take no earlier than the first take that saw its final count.
+#[test]
+fn s01_threads_raise_own_signals_while_consumer_takes() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 6;
+    const N_SIGNALS: usize = THREADS * PER_THREAD;
+    let phases = scaled(1_000, 4);
+    let raises_per_phase = scaled(500, 20);
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let raiser = tx.raiser();
+    drop(tx);
+    let new_counters =
+        || -> Arc<Vec<AtomicU64>> { Arc::new((0..N_SIGNALS).map(|_| AtomicU64::new(0)).collect()) };
+    let (started, finished) = (new_counters(), new_counters());
+    let done = Arc::new(AtomicUsize::new(0));
+    let phase_start = Arc::new(Barrier::new(THREADS + 1));
+
+    // Thread t owns signals 10*t .. 10*t + PER_THREAD; the other numbers are
+    // never raised.
+    let signal_of = |i: usize| sig((10 * (i / PER_THREAD) + i % PER_THREAD) as u32);
+    let owned: SignalSet = (0..N_SIGNALS).map(signal_of).collect();
+
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let raiser = raiser.clone();
+            let (started, finished) = (Arc::clone(&started), Arc::clone(&finished));
+            let done = Arc::clone(&done);
+            let phase_start = Arc::clone(&phase_start);
+            thread::spawn(move || {
+                let mut rng = XorShift(0x1234_5678 + t as u64);
+                let raise = |i: usize| {
+                    // Release (both): see the test doc.
+                    started[i].fetch_add(1, Ordering::Release);
+                    raiser.raise(signal_of(i)).unwrap();
+                    finished[i].fetch_add(1, Ordering::Release);
+                };
+                for _ in 0..phases {
+                    phase_start.wait();
+                    for _ in 0..raises_per_phase {
+                        raise(t * PER_THREAD + (rng.next() % PER_THREAD as u64) as usize);
+                    }
+                    // Every owned signal is raised in every phase.
+                    for k in 0..PER_THREAD {
+                        raise(t * PER_THREAD + k);
+                    }
+                    // Release: this thread's raises happen before the
+                    // consumer's Acquire load that counts it done.
+                    done.fetch_add(1, Ordering::Release);
+                }
+            })
+        })
+        .collect();
+    drop(raiser);
+
+    // Per signal: `finished` loaded before the latest take and `started`
+    // loaded after it; the index of the first take after which the current
+    // `started` value was seen, and of the latest take that reported it.
+    let mut fin_before = [0u64; N_SIGNALS];
+    let mut start_after = [0u64; N_SIGNALS];
+    let mut first_take_seeing = [0usize; N_SIGNALS];
+    let mut last_report = [None::<usize>; N_SIGNALS];
+    let mut take_index = 0usize;
+    let mut take = |rx: &mut eventsig::Receiver<()>| {
+        let mut fin_now = [0u64; N_SIGNALS];
+        for (f, c) in fin_now.iter_mut().zip(finished.iter()) {
+            // Acquire: pairs with the raisers' Release bump after a raise.
+            *f = c.load(Ordering::Acquire);
+        }
+        let set = rx.take_signals();
+        assert!(
+            (set - owned).is_empty(),
+            "take {take_index} reported signals nobody raised: {:?}",
+            set - owned
+        );
+        for i in 0..N_SIGNALS {
+            // Acquire: see the test doc.
+            let start_now = started[i].load(Ordering::Acquire);
+            let reported = set.contains(signal_of(i));
+            if fin_now[i] > start_after[i] {
+                assert!(
+                    reported,
+                    "take {take_index}: raise {} of {:?} finished after take {} \
+                     and before this one, but this take did not report it",
+                    fin_now[i],
+                    signal_of(i),
+                    take_index.wrapping_sub(1),
+                );
+            }
+            if reported {
+                assert!(
+                    start_now > fin_before[i],
+                    "take {take_index} reported {:?}, but no raise of it can \
+                     have happened since the previous take",
+                    signal_of(i),
+                );
+                last_report[i] = Some(take_index);
+            }
+            if start_now != start_after[i] {
+                first_take_seeing[i] = take_index;
+            }
+            start_after[i] = start_now;
+            fin_before[i] = fin_now[i];
+        }
+        take_index += 1;
+        (last_report, first_take_seeing, start_after)
+    };
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for phase in 0..phases {
+        phase_start.wait();
+        // Acquire: pairs with the raisers' Release increments.
+        while done.load(Ordering::Acquire) < THREADS * (phase + 1) {
+            assert!(Instant::now() < deadline, "raisers did not finish in 60 s");
+            take(&mut rx);
+        }
+        // Every raise of this phase happened before this take.
+        let (last_report, first_take_seeing, start_after) = take(&mut rx);
+        for i in 0..N_SIGNALS {
+            assert_eq!(start_after[i], finished[i].load(Ordering::Relaxed));
+            let reported = last_report[i]
+                .unwrap_or_else(|| panic!("{:?} was raised but never reported", signal_of(i)));
+            assert!(
+                reported >= first_take_seeing[i],
+                "phase {phase}: the last raise of {:?} came after take {}, \
+                 but the last report was take {reported}",
+                signal_of(i),
+                first_take_seeing[i].wrapping_sub(1),
+            );
+        }
+        assert!(rx.pending_signals().is_empty());
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(rx.is_closed());
+    assert!(rx.take_signals().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// S2: raises of one signal between two takes are reported once.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn s02_repeated_raises_coalesce_to_one_report() {
+    let s = sig(5);
+    let other = sig(6);
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let raiser = tx.raiser();
+    let k = scaled(1_000, 50);
+    for i in 0..k {
+        if i % 2 == 0 {
+            tx.raise(s).unwrap();
+        } else {
+            raiser.raise(s).unwrap();
+        }
+    }
+    let taken = rx.take_signals();
+    assert_eq!(taken, SignalSet::from(s));
+    assert_eq!(taken.len(), 1);
+    assert!(!taken.contains(other));
+    assert!(rx.take_signals().is_empty(), "reported once, not twice");
+    assert_eq!(
+        rx.stats().raised,
+        1,
+        "only the first of merged raises counts"
+    );
+
+    // The next window is independent: a raise after the take is reported again.
+    for _ in 0..k {
+        raiser.raise(s).unwrap();
+    }
+    assert_eq!(rx.take_signals(), SignalSet::from(s));
+    assert_eq!(rx.stats().raised, 2);
+}
+
+#[test]
+fn s02_pending_signals_raise_reports_only_the_first_of_merged_raises() {
+    let p = PendingSignals::new();
+    let a = sig(0);
+    let b = sig(63);
+    assert!(p.raise(a));
+    for _ in 0..10 {
+        assert!(!p.raise(a));
+    }
+    assert!(p.raise(b), "a different signal is newly pending");
+    assert!(!p.raise(b));
+    assert_eq!(p.take(), SignalSet::from(a) | b);
+    assert!(p.raise(a), "after a take the signal is new again");
+}
+
+#[test]
+fn s02_raises_from_many_threads_coalesce_to_one_report() {
+    const THREADS: usize = 4;
+    let k = scaled(10_000, 50);
+    let s = sig(33);
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let start = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let r = tx.raiser();
+            let start = Arc::clone(&start);
+            thread::spawn(move || {
+                start.wait();
+                for _ in 0..k {
+                    r.raise(s).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let taken = rx.take_signals();
+    assert_eq!(taken.iter().collect::<Vec<_>>(), [s]);
+    assert!(rx.take_signals().is_empty());
+    assert_eq!(
+        rx.stats().raised,
+        1,
+        "exactly one of {} raises found the signal clear",
+        THREADS * k
+    );
+}
+
+#[test]
+fn s02_pending_signals_standalone_threads_coalesce() {
+    const THREADS: usize = 3;
+    let k = scaled(10_000, 50);
+    let p = Arc::new(PendingSignals::new());
+    let s = sig(17);
+    let newly = Arc::new(AtomicUsize::new(0));
+    let start = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (p, newly, start) = (Arc::clone(&p), Arc::clone(&newly), Arc::clone(&start));
+            thread::spawn(move || {
+                start.wait();
+                for _ in 0..k {
+                    if p.raise(s) {
+                        newly.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(newly.load(Ordering::Relaxed), 1);
+    assert_eq!(p.take(), SignalSet::from(s));
+    assert!(p.take().is_empty());
+}
+
+#[test]
+fn s01_s02_signals_are_independent_of_events() {
+    // Signals and events share a channel but not a fate: taking signals does
+    // not consume events and draining events does not consume signals.
+    let (mut tx, mut rx) = eventsig::channel::<u8>(2).unwrap();
+    let s = sig(1);
+    tx.send(1).unwrap();
+    tx.raise(s).unwrap();
+    tx.send(2).unwrap();
+    tx.raise(s).unwrap();
+    assert_eq!(rx.take_signals(), SignalSet::from(s));
+    let got: Vec<_> = rx.drain().collect();
+    assert_eq!(got, [Delivery::Event(1), Delivery::Event(2)]);
+    tx.raise(s).unwrap();
+    assert_eq!(rx.try_recv(), Err(eventsig::TryRecvError::Empty));
+    assert_eq!(rx.take_signals(), SignalSet::from(s));
+}
+
+// ---------------------------------------------------------------------------
+// Signal and SignalSet as values.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn signal_new_accepts_exactly_0_to_63() {
+    for n in 0..64 {
+        assert_eq!(Signal::new(n).map(Signal::number), Ok(n));
+    }
+    for n in [64, 65, 100, 255, 256, u32::MAX] {
+        assert_eq!(Signal::new(n).unwrap_err().number(), n);
+    }
+    assert_eq!(Signal::COUNT, 64);
+}
+
+#[test]
+fn signal_debug_and_display() {
+    assert_eq!(format!("{:?}", sig(3)), "Signal(3)");
+    assert_eq!(sig(63).to_string(), "signal 63");
+    assert!(sig(1) < sig(2));
+    assert_eq!(sig(9), sig(9));
+}
+
+#[test]
+fn signal_set_basic_queries() {
+    assert!(SignalSet::EMPTY.is_empty());
+    assert_eq!(SignalSet::EMPTY.len(), 0);
+    assert_eq!(SignalSet::default(), SignalSet::EMPTY);
+    assert_eq!(SignalSet::ALL.len(), 64);
+    assert!(!SignalSet::ALL.is_empty());
+    for n in 0..64 {
+        assert!(SignalSet::ALL.contains(sig(n)));
+        assert!(!SignalSet::EMPTY.contains(sig(n)));
+        let one = SignalSet::from(sig(n));
+        assert_eq!(one.bits(), 1 << n);
+        assert_eq!(one.len(), 1);
+        for m in 0..64 {
+            assert_eq!(one.contains(sig(m)), m == n);
+        }
+    }
+    let mut rng = XorShift(42);
+    for _ in 0..scaled(1_000, 50) {
+        let bits = rng.next() & rng.next();
+        let set = SignalSet::from_bits(bits);
+        assert_eq!(set.bits(), bits);
+        assert_eq!(set.len(), bits.count_ones() as usize);
+        assert_eq!(set.is_empty(), bits == 0);
+    }
+}
+
+#[test]
+fn signal_set_operations_match_bit_arithmetic() {
+    let mut rng = XorShift(0xDEAD_BEEF);
+    for _ in 0..scaled(2_000, 100) {
+        let (x, y) = (rng.next(), rng.next() >> (rng.next() % 64));
+        let (a, b) = (SignalSet::from_bits(x), SignalSet::from_bits(y));
+        assert_eq!(a.union(b).bits(), x | y);
+        assert_eq!((a | b).bits(), x | y);
+        assert_eq!(a.intersection(b).bits(), x & y);
+        assert_eq!((a & b).bits(), x & y);
+        assert_eq!(a.difference(b).bits(), x & !y);
+        assert_eq!((a - b).bits(), x & !y);
+        let mut c = a;
+        c |= b;
+        assert_eq!(c.bits(), x | y);
+        let s = sig((rng.next() % 64) as u32);
+        let bit = 1u64 << s.number();
+        assert_eq!(a.with(s).bits(), x | bit);
+        assert_eq!((a | s).bits(), x | bit);
+        assert_eq!(a.without(s).bits(), x & !bit);
+        assert_eq!((a - s).bits(), x & !bit);
+        assert!(a.with(s).contains(s));
+        assert!(!a.without(s).contains(s));
+    }
+    // Algebraic identities.
+    let a = SignalSet::from_bits(0xF0F0);
+    assert_eq!(a | SignalSet::EMPTY, a);
+    assert_eq!(a & SignalSet::ALL, a);
+    assert_eq!(a - a, SignalSet::EMPTY);
+    assert_eq!(SignalSet::ALL - a, SignalSet::from_bits(!0xF0F0));
+}
+
+#[test]
+fn signal_set_iter_yields_members_in_increasing_order() {
+    let mut rng = XorShift(7);
+    let mut cases = vec![0, 1, 1 << 63, u64::MAX, 0x8000_0000_0000_0001];
+    cases.extend((0..scaled(1_000, 50)).map(|_| rng.next() & rng.next()));
+    for bits in cases {
+        let set = SignalSet::from_bits(bits);
+        let expected: Vec<u32> = (0..64).filter(|n| bits & (1 << n) != 0).collect();
+        let got: Vec<u32> = set.iter().map(Signal::number).collect();
+        assert_eq!(got, expected, "bits {bits:#x}");
+        let via_into_iter: Vec<u32> = set.into_iter().map(Signal::number).collect();
+        assert_eq!(via_into_iter, expected);
+        // ExactSizeIterator: the hint is exact and shrinks as it goes.
+        let mut it = set.iter();
+        for left in (0..=expected.len()).rev() {
+            assert_eq!(it.len(), left);
+            assert_eq!(it.size_hint(), (left, Some(left)));
+            let _ = it.next();
+        }
+        assert!(it.next().is_none());
+        // Round trip through FromIterator.
+        assert_eq!(set.iter().collect::<SignalSet>(), set);
+    }
+}
+
+#[test]
+fn signal_set_debug_format() {
+    assert_eq!(format!("{:?}", SignalSet::EMPTY), "{}");
+    assert_eq!(format!("{:?}", SignalSet::from(sig(0))), "{0}");
+    assert_eq!(
+        format!("{:?}", SignalSet::from(sig(63)) | sig(1) | sig(5)),
+        "{1, 5, 63}"
+    );
+    let all = format!("{:?}", SignalSet::ALL);
+    let expected = format!(
+        "{{{}}}",
+        (0..64)
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert_eq!(all, expected);
+
+    let p = PendingSignals::new();
+    p.raise(sig(3));
+    p.raise(sig(10));
+    assert_eq!(format!("{p:?}"), "PendingSignals { pending: {3, 10} }");
+    assert_eq!(p.take().len(), 2, "Debug must not take");
+}
+
+#[test]
+fn signal_set_is_small_and_copy() {
+    fn assert_copy<T: Copy + Send + Sync>() {}
+    assert_copy::<SignalSet>();
+    assert_copy::<Signal>();
+    assert_eq!(std::mem::size_of::<SignalSet>(), 8);
+    assert_eq!(std::mem::size_of::<Signal>(), 1);
+}
