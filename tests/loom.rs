@@ -110,7 +110,10 @@ fn send_wakes_a_waiting_receiver() {
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("");
         // A lost wake-up is the receiver blocked in `wait` forever.
-        assert!(message.contains("deadlock"), "unexpected failure: {message}");
+        assert!(
+            message.contains("deadlock"),
+            "unexpected failure: {message}"
+        );
     }
 }
 
