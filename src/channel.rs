@@ -20,12 +20,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
+use crate::barrier::Barrier;
 use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
 use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
 use crate::signals::{PendingSignals, Signal, SignalSet};
 use crate::stats::Stats;
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Bell, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Bell, Ordering};
 
 /// State shared by every handle of one channel.
 struct Shared {
@@ -36,8 +37,6 @@ struct Shared {
     receiver_alive: CachePadded<AtomicBool>,
     /// Live producer handles: the `Sender` and every `Raiser`.
     producers: AtomicUsize,
-    /// Raises that made a signal pending.
-    raised: AtomicU64,
 }
 
 impl Shared {
@@ -48,8 +47,6 @@ impl Shared {
             return Err(RaiseError::Closed);
         }
         if self.signals.raise(signal) {
-            // Relaxed: a statistic.
-            self.raised.fetch_add(1, Ordering::Relaxed);
             self.doorbell.ring_if_parked();
         }
         // A raise that found its signal pending needs no wake-up check: the
@@ -93,10 +90,9 @@ pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildErro
     let (producer, consumer) = ring::ring(capacity)?;
     let shared = Arc::new(Shared {
         signals: CachePadded::new(PendingSignals::new()),
-        doorbell: Doorbell::new(Bell::new()?),
+        doorbell: Doorbell::new(Bell::new()?, Barrier::detect()),
         receiver_alive: CachePadded::new(AtomicBool::new(true)),
         producers: AtomicUsize::new(1),
-        raised: AtomicU64::new(0),
     });
     let sender = Sender {
         ring: producer,
@@ -110,7 +106,9 @@ pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildErro
         owed: Cell::new(false),
         closed_rung: Cell::new(false),
         delivered: 0,
+        signals_taken: 0,
         acked_drops: 0,
+        spin: cfg!(not(eventsig_loom)),
         parks: Cell::new(0),
     };
     Ok((sender, receiver))
@@ -152,6 +150,35 @@ impl<T> Sender<T> {
         // An accepted event and a drop (a new gap) both need the receiver.
         self.shared.doorbell.ring_if_parked();
         pushed.map_err(SendError::Full)
+    }
+
+    /// Sends events from `items` while the ring has room, publishing them
+    /// at once (one index store, at most one wake-up). Returns how many
+    /// were sent; it stops at the first item that does not fit, leaving it
+    /// and the rest in the iterator: no drop is counted, and the items not
+    /// taken get no sequence number. For back-pressure users and batches.
+    ///
+    /// Returns 0 without taking anything once the receiver is gone.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = eventsig::channel(3)?;
+    /// let mut items = 0..10;
+    /// assert_eq!(tx.send_iter(&mut items), 3);
+    /// assert_eq!(items.next(), Some(3));                // not taken
+    /// assert_eq!(rx.drain().count(), 3);
+    /// assert_eq!(rx.overflow(), None);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn send_iter<I: Iterator<Item = T>>(&mut self, items: &mut I) -> usize {
+        // Relaxed: a hint, as in `send`.
+        if !self.shared.receiver_alive.load(Ordering::Relaxed) {
+            return 0;
+        }
+        let sent = self.ring.push_iter(items);
+        if sent > 0 {
+            self.shared.doorbell.ring_if_parked();
+        }
+        sent
     }
 
     /// Free slots in the ring now: `> 0` means the next `send` is accepted
@@ -366,7 +393,11 @@ pub struct Receiver<T> {
     /// The close was rung on the fd, which stays readable from then on.
     closed_rung: Cell<bool>,
     delivered: u64,
+    /// Signals reported by `take_signals` so far.
+    signals_taken: u64,
     acked_drops: u64,
+    /// Spin briefly in `wait` before parking.
+    spin: bool,
     parks: Cell<u64>,
 }
 
@@ -384,7 +415,9 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn take_signals(&mut self) -> SignalSet {
-        self.shared.signals.take()
+        let taken = self.shared.signals.take();
+        self.signals_taken += taken.len() as u64;
+        taken
     }
 
     /// The signals pending now, without taking them.
@@ -527,6 +560,9 @@ impl<T> Receiver<T> {
         if timeout == Some(Duration::ZERO) {
             return Ok(false);
         }
+        if self.spin && self.spin_until_ready() {
+            return Ok(true);
+        }
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             self.park();
@@ -551,6 +587,41 @@ impl<T> Receiver<T> {
                 return Ok(true);
             }
         }
+    }
+
+    /// Whether `wait` spins briefly before it parks (the default). A blocking
+    /// wake-up costs tens of microseconds on a virtual machine; a spin of a
+    /// few microseconds catches a producer that answers quickly, as
+    /// crossbeam-channel does. Turn it off to save the CPU time when waits
+    /// are long anyway.
+    ///
+    /// ```
+    /// let (_tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// rx.set_wait_spin(false);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn set_wait_spin(&mut self, spin: bool) {
+        self.spin = spin;
+    }
+
+    /// The spin phase of `wait`: a bounded backoff (doubling busy-wait
+    /// rounds, then a few yields), re-checking between rounds.
+    fn spin_until_ready(&self) -> bool {
+        const SPIN_ROUNDS: u32 = 7; // 1 + 2 + ... + 64 busy-wait hints
+        const YIELD_ROUNDS: u32 = 4;
+        for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
+            if round < SPIN_ROUNDS {
+                for _ in 0..1u32 << round {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
+            if self.ready() {
+                return true;
+            }
+        }
+        false
     }
 
     /// Whether every producer handle (the sender and all raisers) is gone.
@@ -588,8 +659,9 @@ impl<T> Receiver<T> {
     /// ```
     pub fn stats(&self) -> Stats {
         Stats {
-            // Relaxed: a statistic.
-            raised: self.shared.raised.load(Ordering::Relaxed),
+            // Each raise that made a signal pending is either taken or
+            // pending now: counted here, at no cost to the raisers.
+            raised: self.signals_taken + self.pending_signals().len() as u64,
             sent: self.ring.attempts(),
             dropped: self.ring.dropped(),
             delivered: self.delivered,

@@ -18,6 +18,10 @@
 //! way the consumer learns of the publication: the store-buffer race that a
 //! plain Release/Acquire pair leaves open is closed.
 //!
+//! The fences above are the symmetric form, which loom checks. Where
+//! `membarrier(2)` is available the pair is asymmetric instead: a compiler
+//! fence on the producer, `membarrier` on the consumer (see `barrier.rs`).
+//!
 //! # Why producers make no syscall while the consumer is awake (S10)
 //!
 //! The flag is set only by a consumer about to sleep, and a producer writes
@@ -26,7 +30,8 @@
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{fence, AtomicBool, AtomicU64, Bell, Ordering};
+use crate::barrier::Barrier;
+use crate::sync::{AtomicBool, AtomicU64, Bell, Ordering};
 
 pub(crate) struct Doorbell {
     /// Set by a consumer that may sleep; cleared by whoever claims it.
@@ -34,14 +39,16 @@ pub(crate) struct Doorbell {
     /// eventfd writes made, for [`Stats`](crate::Stats).
     writes: AtomicU64,
     efd: Bell,
+    barrier: Barrier,
 }
 
 impl Doorbell {
-    pub(crate) fn new(efd: Bell) -> Doorbell {
+    pub(crate) fn new(efd: Bell, barrier: Barrier) -> Doorbell {
         Doorbell {
             parked: CachePadded::new(AtomicBool::new(false)),
             writes: AtomicU64::new(0),
             efd,
+            barrier,
         }
     }
 
@@ -52,11 +59,12 @@ impl Doorbell {
     /// Producer side: call right after publishing something the consumer
     /// must learn of.
     pub(crate) fn ring_if_parked(&self) {
-        // SeqCst fence: orders the caller's publication before the load of
-        // `parked`; pairs with the fence in `park` (see the module docs).
-        // The loom mutant removes it, and loom must then find a lost wake-up.
+        // StoreLoad barrier: orders the caller's publication before the load
+        // of `parked`; pairs with the heavy barrier in `park` (see the module
+        // docs and `barrier.rs`). The loom mutant removes it, and loom must
+        // then find a lost wake-up.
         #[cfg(not(eventsig_loom_mutant))]
-        fence(Ordering::SeqCst);
+        self.barrier.light();
         // Relaxed: ordering comes from the fence above.
         if self.parked.load(Ordering::Relaxed) {
             self.claim_and_ring();
@@ -91,9 +99,9 @@ impl Doorbell {
         // lets a producer's load after its own fence read an older value,
         // a false lost wake-up that C++20 fence rules forbid.
         self.parked.swap(true, Ordering::Relaxed);
-        // SeqCst fence: orders the store above before the caller's re-check
-        // loads; pairs with the fence in `ring_if_parked`.
-        fence(Ordering::SeqCst);
+        // StoreLoad barrier: orders the store above before the caller's
+        // re-check loads; pairs with the light barrier in `ring_if_parked`.
+        self.barrier.heavy();
     }
 
     /// Consumer side, awake again: withdraw the flag. Returns whether a

@@ -94,6 +94,7 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+mod barrier;
 mod channel;
 mod doorbell;
 mod error;

@@ -324,6 +324,45 @@ impl<T> Producer<T> {
         Ok(())
     }
 
+    /// Pushes items from `items` while there is room, then publishes them
+    /// with one index store. Returns how many were pushed; stops at the
+    /// first item that does not fit, leaving it in the iterator (it is not
+    /// an attempt: no sequence number, no drop).
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = eventsig::ring::ring(2)?;
+    /// let mut items = ["a", "b", "c"].into_iter();
+    /// assert_eq!(tx.push_iter(&mut items), 2);
+    /// assert_eq!(items.next(), Some("c"));
+    /// assert_eq!(tx.dropped(), 0);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn push_iter<I: Iterator<Item = T>>(&mut self, items: &mut I) -> usize {
+        let room = self.free_slots();
+        let mut pushed = 0;
+        while pushed < room {
+            let Some(value) = items.next() else { break };
+            let seq = self.next_seq;
+            self.next_seq = seq + 1;
+            // SAFETY: the slot is within the `room` free slots counted
+            // from an Acquire load of `head` (in `free_slots`), so it is
+            // outside the consumer's window, as in `push`; it is published
+            // by the Release store below.
+            self.inner
+                .slot(self.tail)
+                .with_mut(|p| unsafe { (*p).write(Entry { seq, value }) });
+            self.tail = self.inner.advance(self.tail);
+            pushed += 1;
+        }
+        if pushed > 0 {
+            let words = &self.inner.producer;
+            // Release (both): as in `push`.
+            words.tail.store(self.tail, Ordering::Release);
+            words.attempts.store(self.next_seq, Ordering::Release);
+        }
+        pushed
+    }
+
     /// Whether no slot is free, re-reading the consumer's index only when the
     /// cached one says so.
     fn is_full(&mut self) -> bool {

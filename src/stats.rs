@@ -21,8 +21,9 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Raises that made a signal pending. A raise of a signal that was
-    /// already pending merges with it and is not counted.
+    /// Raises that made a signal pending: those taken so far plus those
+    /// pending now. A raise of a signal that was already pending merges
+    /// with it and is not counted (the count costs raisers nothing).
     pub raised: u64,
     /// Send attempts (accepted and dropped; not those refused as `Closed`).
     pub sent: u64,
