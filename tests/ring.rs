@@ -594,8 +594,8 @@ fn drain_snapshot_excludes_drops_made_during_it() {
 // Every value pushed is dropped exactly once.
 // ---------------------------------------------------------------------------
 
-/// Counts its drops into a leaked per-test counter (a leaked counter stays
-/// valid even if a buggy ring drops a value twice).
+/// Counts its drops into a per-test `'static` counter (which stays valid even
+/// if a buggy ring drops a value twice).
 struct Tracked {
     drops: &'static AtomicUsize,
     seq: u64,
@@ -607,8 +607,15 @@ impl Drop for Tracked {
     }
 }
 
+/// A fresh `'static` counter from a fixed pool (not leaked from the heap, so
+/// Miri's leak check stays meaningful).
 fn drop_counter() -> &'static AtomicUsize {
-    Box::leak(Box::new(AtomicUsize::new(0)))
+    const POOL: usize = 64;
+    static COUNTERS: [AtomicUsize; POOL] = [const { AtomicUsize::new(0) }; POOL];
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let i = NEXT.fetch_add(1, Ordering::Relaxed);
+    assert!(i < POOL, "drop counter pool exhausted");
+    &COUNTERS[i]
 }
 
 fn push_tracked(tx: &mut Producer<Tracked>, drops: &'static AtomicUsize, seq: u64) -> bool {
