@@ -110,3 +110,8 @@ pub use eventfd::{AdoptError, EventFd};
 pub use ring::{BuildError, Delivery};
 pub use signals::{InvalidSignal, Signal, SignalSet};
 pub use stats::Stats;
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
