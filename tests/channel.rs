@@ -997,6 +997,9 @@ fn close_rounds(last_is_raiser: bool, seed: u64) {
     let mut rng = Rng::new(seed ^ 0x55);
     for round in 0..rounds {
         let (tx, mut rx) = eventsig::channel::<u64>(1).unwrap();
+        // Every other round without the spin phase of `wait`, so that the
+        // close must come through the doorbell (a spin may see it first).
+        rx.set_wait_spin(round % 2 == 0);
         let handle: Handle = if last_is_raiser {
             let raiser = tx.raiser();
             drop(tx);
