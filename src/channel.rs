@@ -5,11 +5,12 @@
 //!
 //! Producers write the eventfd only for a parked receiver. The receiver parks
 //! (1) inside [`Receiver::wait`], and (2) once its fd has been handed out
-//! ([`AsFd::as_fd`], [`AsRawFd::as_raw_fd`], mio `register`), at the end of
-//! every [`Receiver::drain`] and on every [`Receiver::try_recv`] that returns
-//! `Empty`: that is where an epoll caller goes to sleep. A receiver that only
-//! busy-polls and never hands out its fd never parks, so its producers never
-//! make a syscall. Taking signals never parks or unparks.
+//! ([`AsFd::as_fd`], [`AsRawFd::as_raw_fd`], mio `register`): at once, then
+//! at the end of every [`Receiver::drain`], on every [`Receiver::try_recv`]
+//! that returns `Empty`, and when `wait` returns `false`: that is where an
+//! epoll caller goes to sleep. A receiver that only busy-polls and never
+//! hands out its fd never parks, so its producers never make a syscall.
+//! Taking signals never parks or unparks.
 
 use std::cell::Cell;
 use std::fmt;
@@ -558,7 +559,7 @@ impl<T> Receiver<T> {
             return Ok(true);
         }
         if timeout == Some(Duration::ZERO) {
-            return Ok(false);
+            return Ok(self.timed_out());
         }
         if self.spin && self.spin_until_ready() {
             return Ok(true);
@@ -576,7 +577,7 @@ impl<T> Receiver<T> {
                     Some(r) if !r.is_zero() => Some(r),
                     _ => {
                         self.wake();
-                        return Ok(false);
+                        return Ok(self.timed_out());
                     }
                 },
             };
@@ -587,6 +588,15 @@ impl<T> Receiver<T> {
                 return Ok(true);
             }
         }
+    }
+
+    /// `wait` found nothing: an epoll caller may go to sleep on the fd now,
+    /// so park for it as an empty `try_recv` would. Returns `false`.
+    fn timed_out(&self) -> bool {
+        if self.exposed.get() {
+            self.arm();
+        }
+        false
     }
 
     /// Whether `wait` spins briefly before it parks (the default). A blocking

@@ -34,8 +34,9 @@ pub struct Stats {
     /// eventfd writes, by producers waking a parked receiver, by a close, and
     /// by the receiver keeping its fd readable for an epoll caller.
     pub doorbell_writes: u64,
-    /// Times the receiver announced it might sleep (in `wait`, or at the end
-    /// of an empty drain once its fd was handed out).
+    /// Times the receiver announced it might sleep: in `wait`, and, once its
+    /// fd was handed out, at the hand-out, at the end of every drain, on an
+    /// empty `try_recv` and when `wait` times out.
     pub parks: u64,
 }
 
