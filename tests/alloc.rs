@@ -229,6 +229,8 @@ fn s04_wait_and_the_exposed_fd_path_allocate_nothing() {
 #[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
 fn s04_two_threads_with_blocking_wait_allocate_nothing() {
     let (mut tx, mut rx) = eventsig::channel::<u64>(16).unwrap();
+    // Without the spin phase, so that the parked path is what is measured.
+    rx.set_wait_spin(false);
     let n_sends = scaled(10_000, 100) as u64;
     let start = Arc::new(Barrier::new(2));
     let producer = {
