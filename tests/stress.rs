@@ -26,9 +26,10 @@
 //!   the middle of a drain), takes signals, drains fully or partially, calls
 //!   `try_recv`, reads and acknowledges the overflow, and sleeps, in random
 //!   order. An epoll consumer sleeps only where the receiver parks (after a
-//!   drain or an empty `try_recv`, see `src/channel.rs`), and an
-//!   edge-triggered one not once it knows the channel is closed (the close
-//!   gives one edge; the fd stays readable but gets no new one).
+//!   drain, an empty `try_recv` or a `wait` that timed out, see
+//!   `src/channel.rs`), and an edge-triggered one not once it knows the
+//!   channel is closed (the close gives one edge; the fd stays readable but
+//!   gets no new one).
 //!
 //! Checks (each names the rule it would catch broken):
 //!
@@ -229,6 +230,10 @@ fn events_per_test() -> u64 {
 
 fn base_seed() -> u64 {
     env_u64("EVENTSIG_STRESS_SEED").unwrap_or_else(|| {
+        if cfg!(miri) {
+            // No wall clock under Miri's isolation.
+            return 0x5EED;
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -1066,13 +1071,13 @@ impl Consumer<'_> {
 
     /// The last operation of a round; whether the consumer may then sleep.
     /// Once its fd is handed out, the receiver parks at the end of every
-    /// drain and on an empty `try_recv` (`src/channel.rs`), so an epoll
-    /// consumer sleeps only after one of those. An edge-triggered one also
-    /// must not sleep once it knows the channel is closed: the fd stays
-    /// readable but gets no new edge.
+    /// drain, on an empty `try_recv` and when `wait` returns `false`
+    /// (`src/channel.rs`), so an epoll consumer sleeps only after one of
+    /// those. An edge-triggered one also must not sleep once it knows the
+    /// channel is closed: the fd stays readable but gets no new edge.
     fn final_op(&mut self, rx: &mut Receiver<u64>) -> bool {
         let partial = 1 + self.rng.below(2 * self.capacity + 2);
-        let armed = match self.rng.below(3) {
+        let armed = match self.rng.below(4) {
             0 => {
                 self.drain(rx, u64::MAX);
                 true
@@ -1081,7 +1086,17 @@ impl Consumer<'_> {
                 self.drain(rx, partial);
                 true
             }
-            _ => self.try_recv(rx, partial) == Stop::Empty,
+            2 => self.try_recv(rx, partial) == Stop::Empty,
+            _ => {
+                // A short `wait`; `false` parks an exposed receiver. (The
+                // busy consumer must not park: a zero timeout never does.)
+                let t = if self.kind == Kind::Busy {
+                    Duration::ZERO
+                } else {
+                    Duration::from_micros(self.rng.below(2) * self.rng.below(20))
+                };
+                !rx.wait(Some(t)).expect("wait")
+            }
         };
         match self.kind {
             Kind::Wait | Kind::Busy => true,
