@@ -139,9 +139,9 @@ impl Sizes {
                 syscall_ops: 200_000,
                 spsc_items: 20_000_000,
                 channel_items: 2_000_000,
-                round_trips: 5_000,
-                flood_items: 500_000,
-                naive_items: 50_000,
+                round_trips: 10_000,
+                flood_items: 1_000_000,
+                naive_items: 100_000,
                 drains: 50_000,
             }
         }
