@@ -36,7 +36,8 @@
 //! This machine is shared: a sample during which other tasks took more than
 //! 5% of the run (the measured threads' run-queue wait, from
 //! `/proc/thread-self/schedstat`) is run again, up to 3 runs, and the least
-//! disturbed run is kept; how often that happened is printed at the end.
+//! disturbed run is kept; how often that happened is printed after each
+//! group.
 //!
 //! The fence cost: eventsig picks its barrier once per process, so run
 //! `EVENTSIG_NO_MEMBARRIER=1 cargo bench --bench throughput -- spsc_single/eventsig`
@@ -77,15 +78,17 @@ fn clean(run: impl Fn(u64) -> Duration) -> impl FnMut(u64) -> Duration {
     move |iters| least_disturbed_run(|| run(iters))
 }
 
-/// Prints how disturbed the runs were, after the last group.
-fn disturbance_summary(_: &mut Criterion) {
-    eprintln!(
-        "disturbance: {} samples; {} extra runs because other tasks took more than 5% \
-         of a run; {} samples kept although disturbed in all 3 runs",
-        RUNS.load(Ordering::Relaxed),
-        REPEATED.load(Ordering::Relaxed),
-        KEPT_DISTURBED.load(Ordering::Relaxed)
-    );
+/// Prints how disturbed the runs of `group` were (since the last call).
+fn disturbance(group: &str) {
+    let runs = RUNS.swap(0, Ordering::Relaxed);
+    let repeated = REPEATED.swap(0, Ordering::Relaxed);
+    let kept = KEPT_DISTURBED.swap(0, Ordering::Relaxed);
+    if runs > 0 {
+        eprintln!(
+            "{group}: {runs} samples; {repeated} extra runs because other tasks took more \
+             than 5% of a run; {kept} samples kept although disturbed in all 3 runs"
+        );
+    }
 }
 
 /// Items per iteration of the SPSC groups.
@@ -105,6 +108,7 @@ fn raise(c: &mut Criterion) {
     });
     group.bench_function("mio_waker_wake", |b| b.iter_custom(clean(raise_mio_wake)));
     group.finish();
+    disturbance("raise");
 
     let mut group = c.benchmark_group("raise_after_take");
     group.throughput(Throughput::Elements(1));
@@ -115,6 +119,7 @@ fn raise(c: &mut Criterion) {
         b.iter_custom(clean(take_raise_atomic))
     });
     group.finish();
+    disturbance("raise_after_take");
 }
 
 // ------------------------------------------------------------------- SPSC
@@ -171,6 +176,7 @@ fn spsc(c: &mut Criterion) {
         b.iter_custom(chunks(spsc_std_sync_channel))
     });
     group.finish();
+    disturbance("spsc_single");
 
     let mut group = c.benchmark_group("spsc_batch");
     group
@@ -186,6 +192,7 @@ fn spsc(c: &mut Criterion) {
         b.iter_custom(chunks(spsc_ringbuf_batch))
     });
     group.finish();
+    disturbance("spsc_batch");
 
     let (writes, items) = (
         SPSC_WRITES.load(Ordering::Relaxed),
@@ -223,6 +230,7 @@ fn ping_pong(c: &mut Criterion) {
         b.iter_custom(clean(ping_pong_eventsig_epoll))
     });
     group.finish();
+    disturbance("ping_pong");
 }
 
 // ------------------------------------------------------------------ flood
@@ -288,6 +296,7 @@ fn flood(c: &mut Criterion) {
         })
     });
     group.finish();
+    disturbance("flood");
 
     FLOOD_DRAIN.report("eventsig_mio_drain (target <= 0.01 per event, 0 while awake)");
     FLOOD_TRY_RECV.report("eventsig_mio_try_recv");
@@ -308,6 +317,7 @@ fn park(c: &mut Criterion) {
         b.iter_custom(clean(|iters| empty_drain(iters, false)))
     });
     group.finish();
+    disturbance("park");
 }
 
 fn config() -> Criterion {
@@ -320,6 +330,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = raise, spsc, ping_pong, flood, park, disturbance_summary
+    targets = raise, spsc, ping_pong, flood, park
 }
 criterion_main!(benches);
