@@ -6,11 +6,18 @@
 //! Producers write the eventfd only for a parked receiver. The receiver parks
 //! (1) inside [`Receiver::wait`], and (2) once its fd has been handed out
 //! ([`AsFd::as_fd`], [`AsRawFd::as_raw_fd`], mio `register`): at once, then
-//! at the end of every [`Receiver::drain`], on every [`Receiver::try_recv`]
-//! that returns `Empty`, and when `wait` returns `false`: that is where an
-//! epoll caller goes to sleep. A receiver that only busy-polls and never
-//! hands out its fd never parks, so its producers never make a syscall.
-//! Taking signals never parks or unparks.
+//! at the end of every [`Receiver::drain`] that yielded nothing, on every
+//! [`Receiver::try_recv`] that returns `Empty`, and when `wait` returns
+//! `false`: that is where an epoll caller goes to sleep. A receiver that only
+//! busy-polls and never hands out its fd never parks, so its producers never
+//! make a syscall. Taking signals never parks or unparks.
+//!
+//! A drain of an exposed receiver that yielded something does not park: the
+//! consumer is busy, and parking costs a heavy barrier and invites producers
+//! to write. It writes the fd itself instead (one `write(2)` by the consumer,
+//! none by producers), so an epoll caller that goes back to sleep after it
+//! comes straight back for a drain that finds the channel empty, and parks
+//! there. Under a flood the receiver so never parks and producers never write.
 
 use std::cell::Cell;
 use std::fmt;
@@ -104,8 +111,9 @@ pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildErro
         shared,
         armed: Cell::new(false),
         exposed: Cell::new(false),
-        owed: Cell::new(false),
+        unread: Cell::new(0),
         closed_rung: Cell::new(false),
+        self_rings: Cell::new(0),
         delivered: 0,
         signals_taken: 0,
         acked_drops: 0,
@@ -388,11 +396,15 @@ pub struct Receiver<T> {
     armed: Cell<bool>,
     /// The fd was handed out: park where an epoll caller goes to sleep.
     exposed: Cell<bool>,
-    /// A claimed write had not landed when we cleared: clear at the next
-    /// wake even if nobody claims the flag meanwhile.
-    owed: Cell<bool>,
+    /// eventfd writes made for us (or claimed, and so on their way) that no
+    /// read has consumed yet: the next park or wake reads the fd while this
+    /// is not zero, so a level-triggered epoll caller is never left with a
+    /// stale readable fd (which would wake it over and over).
+    unread: Cell<u64>,
     /// The close was rung on the fd, which stays readable from then on.
     closed_rung: Cell<bool>,
+    /// Writes the receiver made to its own fd.
+    self_rings: Cell<u64>,
     delivered: u64,
     /// Signals reported by `take_signals` so far.
     signals_taken: u64,
@@ -490,7 +502,11 @@ impl<T> Receiver<T> {
     pub fn drain(&mut self) -> Drain<'_, T> {
         self.wake();
         let snap = self.ring.snapshot();
-        Drain { rx: self, snap }
+        Drain {
+            rx: self,
+            snap,
+            yielded: false,
+        }
     }
 
     /// Whether events were dropped that have not been acknowledged. It stays
@@ -676,6 +692,7 @@ impl<T> Receiver<T> {
             dropped: self.ring.dropped(),
             delivered: self.delivered,
             doorbell_writes: self.shared.doorbell.writes(),
+            self_rings: self.self_rings.get(),
             parks: self.parks.get(),
         }
     }
@@ -686,6 +703,9 @@ impl<T> Receiver<T> {
     }
 
     fn park(&self) {
+        // Earlier writes must not wake us: the fd is to become readable only
+        // for what is published after the park.
+        self.settle();
         self.parks.set(self.parks.get() + 1);
         self.armed.set(true);
         self.shared.doorbell.park();
@@ -705,6 +725,15 @@ impl<T> Receiver<T> {
         self.shared.doorbell.ring_self();
     }
 
+    /// The end of a drain that yielded something, fd handed out: the caller
+    /// is busy and will drain again; make sure it does, even if it sleeps in
+    /// epoll first (level- or edge-triggered), without parking.
+    fn keep_readable(&self) {
+        self.shared.doorbell.notify_self();
+        self.unread.set(self.unread.get() + 1);
+        self.self_rings.set(self.self_rings.get() + 1);
+    }
+
     /// Marks the fd as handed out; the first time, parks right away, so an
     /// epoll caller that sleeps straight after registering is woken.
     fn expose(&self) {
@@ -721,15 +750,23 @@ impl<T> Receiver<T> {
         if !self.armed.replace(false) {
             return;
         }
-        let claimed = self.shared.doorbell.unpark();
-        if self.closed_rung.get() || !(claimed || self.owed.get()) {
+        if self.shared.doorbell.unpark() {
+            // One write per claim, made (`ring_self`) or on its way.
+            self.unread.set(self.unread.get() + 1);
+        }
+        self.settle();
+    }
+
+    /// Reads the eventfd if writes made for us are unread. A claimed write
+    /// may land just after the read: it stays counted in `unread`, and the
+    /// next park or wake reads it. After the close the fd stays readable, and
+    /// is never read again.
+    fn settle(&self) {
+        if self.unread.get() == 0 || self.closed_rung.get() {
             return;
         }
-        // A claimed write may land just after this read; then `owed` makes
-        // the next wake (which that write causes) read it, so a
-        // level-triggered epoll caller is not woken over and over.
         let count = self.shared.doorbell.clear();
-        self.owed.set(count == 0);
+        self.unread.set(self.unread.get().saturating_sub(count));
     }
 }
 
@@ -740,10 +777,28 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
+/// The epoll path for the loom models, where there is no fd to hand out.
+#[cfg(eventsig_loom)]
+#[doc(hidden)]
+impl<T> Receiver<T> {
+    /// What handing out the fd does (`as_fd`).
+    pub fn loom_expose(&self) {
+        self.expose();
+    }
+
+    /// A level-triggered `epoll_wait` on the fd: blocks until it is
+    /// readable, consumes nothing.
+    pub fn loom_sleep_on_fd(&self) {
+        let _ = self.shared.doorbell.eventfd().wait(None);
+    }
+}
+
 #[cfg(not(eventsig_loom))]
 /// Hands out the eventfd to poll on. The receiver parks now, and from then on
-/// at the end of every drain and on every empty `try_recv`, so the fd becomes
-/// readable whenever something is pending while the caller sleeps in epoll.
+/// at the end of every drain that yielded nothing and on every empty
+/// `try_recv`, so the fd becomes readable whenever something is pending while
+/// the caller sleeps in epoll; a drain that yielded something leaves the fd
+/// readable, so the caller comes back for one that finds the channel empty.
 impl<T> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.expose();
@@ -800,6 +855,7 @@ impl<T> fmt::Debug for Receiver<T> {
 pub struct Drain<'a, T> {
     rx: &'a mut Receiver<T>,
     snap: Snapshot,
+    yielded: bool,
 }
 
 impl<T> Iterator for Drain<'_, T> {
@@ -807,8 +863,13 @@ impl<T> Iterator for Drain<'_, T> {
 
     fn next(&mut self) -> Option<Delivery<T>> {
         let d = self.rx.ring.next_within(&self.snap);
-        if let Some(Delivery::Event(_)) = d {
-            self.rx.delivered += 1;
+        match d {
+            Some(Delivery::Event(_)) => {
+                self.rx.delivered += 1;
+                self.yielded = true;
+            }
+            Some(Delivery::Lost { .. }) => self.yielded = true,
+            None => {}
         }
         d
     }
@@ -818,7 +879,11 @@ impl<T> Drop for Drain<'_, T> {
     fn drop(&mut self) {
         self.rx.ring.publish();
         if self.rx.exposed.get() {
-            self.rx.arm();
+            if self.yielded {
+                self.rx.keep_readable();
+            } else {
+                self.rx.arm();
+            }
         }
     }
 }

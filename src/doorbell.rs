@@ -80,8 +80,8 @@ impl Doorbell {
         }
     }
 
-    /// Writes the eventfd and counts the write.
-    pub(crate) fn ring(&self) {
+    /// Writes the eventfd for whoever claimed the flag, and counts the write.
+    fn ring(&self) {
         // Relaxed: a statistic.
         self.writes.fetch_add(1, Ordering::Relaxed);
         // An eventfd write of 1 fails only with EAGAIN (counter full: the fd
@@ -128,6 +128,15 @@ impl Doorbell {
         if self.parked.swap(false, Ordering::Relaxed) {
             self.ring();
         }
+    }
+
+    /// Consumer side: makes the fd readable (again) without touching the park
+    /// flag, for an epoll caller that should come back before it sleeps.
+    /// Not counted in [`writes`](Doorbell::writes), which counts producers'.
+    pub(crate) fn notify_self(&self) {
+        // As in `ring`: EAGAIN means readable already; nothing else happens
+        // on an owned eventfd.
+        let _ = self.efd.notify();
     }
 
     pub(crate) fn writes(&self) -> u64 {

@@ -31,12 +31,17 @@ pub struct Stats {
     pub dropped: u64,
     /// Events the receiver has taken.
     pub delivered: u64,
-    /// eventfd writes, by producers waking a parked receiver, by a close, and
-    /// by the receiver keeping its fd readable for an epoll caller.
+    /// eventfd writes that claimed a park: by producers (or the close)
+    /// waking a parked receiver, or by the receiver when its park's re-check
+    /// found something pending. At most one per park (S10).
     pub doorbell_writes: u64,
+    /// eventfd writes by an awake receiver keeping its fd readable for an
+    /// epoll caller, after a drain that yielded something (no park, no
+    /// producer syscall).
+    pub self_rings: u64,
     /// Times the receiver announced it might sleep: in `wait`, and, once its
-    /// fd was handed out, at the hand-out, at the end of every drain, on an
-    /// empty `try_recv` and when `wait` times out.
+    /// fd was handed out, at the hand-out, at the end of a drain that
+    /// yielded nothing, on an empty `try_recv` and when `wait` times out.
     pub parks: u64,
 }
 
@@ -44,8 +49,14 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "raised {} sent {} dropped {} delivered {} doorbell writes {} parks {}",
-            self.raised, self.sent, self.dropped, self.delivered, self.doorbell_writes, self.parks
+            "raised {} sent {} dropped {} delivered {} doorbell writes {} self rings {} parks {}",
+            self.raised,
+            self.sent,
+            self.dropped,
+            self.delivered,
+            self.doorbell_writes,
+            self.self_rings,
+            self.parks
         )
     }
 }

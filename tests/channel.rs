@@ -138,6 +138,22 @@ fn assert_at_most_one_write_per_park(stats: Stats) {
     );
 }
 
+/// Whether the receiver's fd is readable now (`poll(2)`, no wait). Miri has
+/// no `poll`: there it answers the expected value.
+#[cfg(not(miri))]
+fn fd_readable<T>(rx: &Receiver<T>) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: rx.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
+    n == 1
+}
+
 /// Follows one channel's delivery stream where payload == sequence number.
 #[derive(Debug, Default)]
 struct Tracker {
@@ -1100,8 +1116,9 @@ fn s10_receiver_parks_only_where_it_may_sleep() {
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     assert_eq!(rx.stats().parks, after_wait.parks, "not exposed: no park");
 
-    // Once the fd is handed out: every drain and every empty try_recv parks,
-    // a try_recv that delivers and a take do not.
+    // Once the fd is handed out: an empty drain and an empty try_recv park;
+    // a try_recv that delivers and a take do not; a drain that delivers
+    // writes the fd itself instead (checked below).
     let _fd = std::os::fd::AsFd::as_fd(&rx);
     let base = rx.stats().parks;
     assert_eq!(rx.drain().count(), 0);
@@ -1114,11 +1131,24 @@ fn s10_receiver_parks_only_where_it_may_sleep() {
     assert_eq!(rx.take_signals(), SignalSet::from(sig(5)));
     assert_eq!(rx.stats().parks, base + 2);
     tx.send(2).unwrap();
+    let self_rings = rx.stats().self_rings;
     assert_eq!(rx.drain().count(), 1);
     assert_eq!(
-        rx.stats().parks,
-        base + 3,
-        "a drain parks even when it delivered"
+        (rx.stats().parks, rx.stats().self_rings),
+        (base + 2, self_rings + 1),
+        "a drain that delivered does not park: it makes the fd readable"
+    );
+    #[cfg(not(miri))]
+    assert!(
+        fd_readable(&rx),
+        "an epoll caller comes back after a non-empty drain"
+    );
+    assert_eq!(rx.drain().count(), 0);
+    assert_eq!(rx.stats().parks, base + 3, "an empty drain parks");
+    #[cfg(not(miri))]
+    assert!(
+        !fd_readable(&rx),
+        "the park cleared the receiver's own write"
     );
     assert_at_most_one_write_per_park(rx.stats());
 }

@@ -266,3 +266,50 @@ fn several_raisers_wake_and_are_all_reported() {
         assert!(seen.contains(sig(1)) && seen.contains(sig(2)), "{seen:?}");
     });
 }
+
+/// (g) The epoll path: a consumer that drains once per readiness and
+/// sleeps on the fd (level-triggered) until it has both events, while the
+/// producer sends twice. A drain that yielded something does not park: it
+/// must leave the fd readable, or an event sent after its snapshot is
+/// stranded (loom then reports the consumer asleep forever). An empty drain
+/// parks, and a send after it must ring. And no stale write may stay in the
+/// fd: a sleep that keeps returning with nothing to drain fails the model.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn epoll_consumer_is_woken_for_every_send() {
+    loom::model(|| {
+        let (mut tx, mut rx) = channel::<u32>(2).unwrap();
+        rx.loom_expose();
+        let producer = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+            // Keep the channel open: only the sends may wake the consumer.
+            tx
+        });
+        let mut got = Vec::new();
+        let mut empty_drains = 0;
+        loop {
+            let before = got.len();
+            for d in rx.drain() {
+                match d {
+                    Delivery::Event(v) => got.push(v),
+                    Delivery::Lost { .. } => panic!("nothing is dropped"),
+                }
+            }
+            if got.len() == 2 {
+                break;
+            }
+            if got.len() == before {
+                empty_drains += 1;
+                assert!(
+                    empty_drains < 4,
+                    "the fd keeps waking the consumer for nothing: {:?}",
+                    rx.stats()
+                );
+            }
+            rx.loom_sleep_on_fd();
+        }
+        assert_eq!(got, [1, 2]);
+        drop(producer.join().unwrap());
+    });
+}

@@ -378,6 +378,10 @@ fn s09_mio_publication_during_processing_keeps_the_fd_readable() {
     assert_eq!(rx.drain().next(), Some(Delivery::Event(12)));
     ep.expect_ready(LONG);
     assert_eq!(rx.drain().collect::<Vec<_>>(), [Delivery::Event(13)]);
+    // A drain that yielded something leaves the fd readable (no park); the
+    // empty drain it brings back parks and clears the receiver's own write.
+    ep.expect_ready(LONG);
+    assert_eq!(rx.drain().count(), 0);
     assert!(!ep.ready_now());
     assert_at_most_one_write_per_park(rx.stats());
 }
@@ -404,6 +408,8 @@ fn s11_mio_close_makes_the_fd_readable() {
     tx.send(0).unwrap();
     ep.expect_ready(LONG);
     assert_eq!(rx.drain().count(), 1);
+    ep.expect_ready(LONG);
+    assert_eq!(rx.drain().count(), 0);
     drop(tx);
     assert!(!ep.ready_now(), "a raiser keeps the channel open");
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
@@ -586,7 +592,7 @@ fn gettid() -> libc::pid_t {
 /// The deterministic form: the producer publishes only once the consumer is
 /// provably asleep in `epoll_wait(2)`, then a burst of sends and raises. Each
 /// round costs exactly one eventfd write, whatever the burst size, and the
-/// consumer parks once per round (the end of its one drain); the close at the
+/// consumer parks once per round (its empty drain after the burst); the close at the
 /// end costs one more write, for the last park.
 #[test]
 #[cfg_attr(miri, ignore = "reads /proc, which Miri does not emulate")]
@@ -635,6 +641,9 @@ fn s10_mio_exactly_one_doorbell_write_per_blocked_poll() {
             (round + 1) * burst,
             "the whole burst in one drain"
         );
+        // That drain left the fd readable; the next one finds nothing and
+        // parks before the next sleep.
+        assert_eq!(rx.drain().count(), 0);
     }
     producer.join();
     // The producer's handles are gone: the close rings for the last park
