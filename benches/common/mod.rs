@@ -324,7 +324,7 @@ pub type EventsigRun = (Duration, Stats);
 
 /// Sends `0..n`, never more than the ring has room for: a send after
 /// `free_slots() > 0` is accepted, and only this sender fills the ring.
-fn eventsig_produce(mut tx: Sender<u64>, n: u64) {
+fn eventsig_produce(tx: &mut Sender<u64>, n: u64) {
     let mut credit = 0;
     let mut stall = Stall::new("eventsig producer");
     for i in 0..n {
@@ -343,7 +343,10 @@ fn eventsig_produce(mut tx: Sender<u64>, n: u64) {
 pub fn spsc_eventsig_single(n: u64) -> EventsigRun {
     let (tx, mut rx) = eventsig::channel::<u64>(CAPACITY).expect("channel");
     two_threads(
-        move || eventsig_produce(tx, n),
+        move || {
+            let mut tx = tx;
+            eventsig_produce(&mut tx, n);
+        },
         move || {
             let (mut got, mut sum) = (0, 0u64);
             let mut stall = Stall::new("eventsig try_recv consumer");
@@ -960,8 +963,8 @@ impl Flood {
 /// How a flooded eventsig consumer takes events after readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consume {
-    /// The documented way: `drain` until a drain comes back empty. The
-    /// receiver parks at the end of every drain, empty or not.
+    /// `drain` until a drain comes back empty. A drain that yielded
+    /// something keeps the fd readable itself (no park); the empty one parks.
     Drain,
     /// `try_recv` until `Empty`; the receiver parks only on `Empty`.
     TryRecv,
@@ -974,17 +977,20 @@ pub enum Consume {
 pub fn flood_eventsig(n: u64, lossless: bool, consume: Consume) -> Flood {
     let (tx, rx) = eventsig::channel::<u64>(CAPACITY).expect("channel");
     let mut consumer = MioReceiver::new(rx);
+    // The sender is dropped only once the consumer has read its counters:
+    // the close's own write (S11) is not part of the flood.
+    let counted = &Barrier::new(2);
     let (elapsed, mut flood) = two_threads(
         move || {
+            let mut tx = tx;
             if lossless {
-                eventsig_produce(tx, n);
+                eventsig_produce(&mut tx, n);
             } else {
-                let mut tx = tx;
                 for i in 0..n {
                     let _ = tx.send(i);
                 }
             }
-            // Dropping `tx` closes the channel.
+            counted.wait();
         },
         move || {
             // (events delivered, attempts reported lost)
@@ -1021,6 +1027,7 @@ pub fn flood_eventsig(n: u64, lossless: bool, consume: Consume) -> Flood {
             }
             let (delivered, lost) = seen;
             let s = consumer.rx().stats();
+            counted.wait();
             assert_eq!((s.delivered, s.dropped), (delivered, lost), "S6");
             Flood {
                 sent: s.sent,
