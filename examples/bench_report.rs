@@ -774,7 +774,7 @@ fn main() {
             ),
             compare(
                 &g,
-                "SPSC batch: send_iter/drain vs rtrb chunks",
+                "SPSC batch: send_iter/drain runs vs rtrb chunks",
                 Unit::Mps,
                 ("es_batch", "rtrb_chunk"),
                 Target::AtLeast(1.0),

@@ -114,7 +114,6 @@ pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildErro
         unread: Cell::new(0),
         closed_rung: Cell::new(false),
         self_rings: Cell::new(0),
-        delivered: 0,
         signals_taken: 0,
         acked_drops: 0,
         spin: cfg!(not(eventsig_loom)),
@@ -150,6 +149,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.send(2).unwrap_err().into_inner(), 2);
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
+    #[inline]
     pub fn send(&mut self, value: T) -> Result<(), SendError<T>> {
         // Relaxed: a hint, as in `Shared::raise`.
         if !self.shared.receiver_alive.load(Ordering::Relaxed) {
@@ -405,7 +405,6 @@ pub struct Receiver<T> {
     closed_rung: Cell<bool>,
     /// Writes the receiver made to its own fd.
     self_rings: Cell<u64>,
-    delivered: u64,
     /// Signals reported by `take_signals` so far.
     signals_taken: u64,
     acked_drops: u64,
@@ -464,27 +463,26 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
+    #[inline]
     pub fn try_recv(&mut self) -> Result<Delivery<T>, TryRecvError> {
         self.wake();
-        if let Some(d) = self.pop() {
-            return Ok(d);
+        match self.ring.pop() {
+            Some(d) => Ok(d),
+            None => self.try_recv_empty(),
         }
+    }
+
+    /// `try_recv` found nothing: closed, or empty (and parks if exposed).
+    #[cold]
+    fn try_recv_empty(&mut self) -> Result<Delivery<T>, TryRecvError> {
         if self.shared.closed() {
             // Every send happens before the close we just saw: look again.
-            return self.pop().ok_or(TryRecvError::Closed);
+            return self.ring.pop().ok_or(TryRecvError::Closed);
         }
         if self.exposed.get() {
             self.arm();
         }
         Err(TryRecvError::Empty)
-    }
-
-    fn pop(&mut self) -> Option<Delivery<T>> {
-        let d = self.ring.pop();
-        if let Some(Delivery::Event(_)) = d {
-            self.delivered += 1;
-        }
-        d
     }
 
     /// Iterates over the events and gap markers pending now, in order. It
@@ -690,7 +688,7 @@ impl<T> Receiver<T> {
             raised: self.signals_taken + self.pending_signals().len() as u64,
             sent: self.ring.attempts(),
             dropped: self.ring.dropped(),
-            delivered: self.delivered,
+            delivered: self.ring.taken(),
             doorbell_writes: self.shared.doorbell.writes(),
             self_rings: self.self_rings.get(),
             parks: self.parks.get(),
@@ -746,10 +744,16 @@ impl<T> Receiver<T> {
     /// was made for us, clears it before any delivery, so that the fd is
     /// readable only for what comes later. After the close the fd stays
     /// readable.
+    #[inline]
     fn wake(&self) {
-        if !self.armed.replace(false) {
-            return;
+        if self.armed.get() {
+            self.unpark_and_settle();
         }
+    }
+
+    #[cold]
+    fn unpark_and_settle(&self) {
+        self.armed.set(false);
         if self.shared.doorbell.unpark() {
             // One write per claim, made (`ring_self`) or on its way.
             self.unread.set(self.unread.get() + 1);
@@ -858,19 +862,43 @@ pub struct Drain<'a, T> {
     yielded: bool,
 }
 
+impl<T> Drain<'_, T> {
+    /// The next run of this drain: every event up to the next gap (or the
+    /// end of the ring's slot array) as one slice, or the gap marker. The
+    /// batch form of [`Iterator::next`], with which it mixes freely: the
+    /// events are read in place and dropped with the run.
+    ///
+    /// ```
+    /// use eventsig::Run;
+    /// let (mut tx, mut rx) = eventsig::channel::<u64>(8)?;
+    /// for i in 0..10 { let _ = tx.send(i); }
+    /// let (mut sum, mut lost) = (0, 0);
+    /// let mut drain = rx.drain();
+    /// while let Some(run) = drain.next_run() {
+    ///     match run {
+    ///         Run::Events(events) => sum += events.iter().sum::<u64>(),
+    ///         Run::Lost { count, .. } => lost += count,
+    ///     }
+    /// }
+    /// drop(drain);
+    /// assert_eq!((sum, lost), ((0..8).sum(), 2));
+    /// assert_eq!(rx.stats().delivered, 8);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    #[cfg(not(eventsig_loom))]
+    pub fn next_run(&mut self) -> Option<crate::ring::Run<'_, T>> {
+        let run = self.rx.ring.next_run_within(&self.snap)?;
+        self.yielded = true;
+        Some(run)
+    }
+}
+
 impl<T> Iterator for Drain<'_, T> {
     type Item = Delivery<T>;
 
     fn next(&mut self) -> Option<Delivery<T>> {
         let d = self.rx.ring.next_within(&self.snap);
-        match d {
-            Some(Delivery::Event(_)) => {
-                self.rx.delivered += 1;
-                self.yielded = true;
-            }
-            Some(Delivery::Lost { .. }) => self.yielded = true,
-            None => {}
-        }
+        self.yielded |= d.is_some();
         d
     }
 }

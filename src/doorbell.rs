@@ -58,6 +58,7 @@ impl Doorbell {
 
     /// Producer side: call right after publishing something the consumer
     /// must learn of.
+    #[inline]
     pub(crate) fn ring_if_parked(&self) {
         // StoreLoad barrier: orders the caller's publication before the load
         // of `parked`; pairs with the heavy barrier in `park` (see the module

@@ -108,6 +108,8 @@ pub use channel::{channel, Drain, Overflow, Raiser, Receiver, Sender};
 pub use error::{RaiseError, SendError, TryRecvError};
 pub use eventfd::{AdoptError, EventFd};
 pub use ring::{BuildError, Delivery};
+#[cfg(not(eventsig_loom))]
+pub use ring::{Events, Run};
 pub use signals::{InvalidSignal, Signal, SignalSet};
 pub use stats::Stats;
 

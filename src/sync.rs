@@ -21,8 +21,12 @@ pub(crate) use crate::eventfd::EventFd as Bell;
 
 /// An `UnsafeCell` whose access goes through closures, the shape loom's
 /// `UnsafeCell` has, so the ring's slot accesses are model-checked too.
+///
+/// `repr(transparent)`, like `std::cell::UnsafeCell`: a slice of these is laid
+/// out as a slice of `T` (the ring's runs rely on it).
 #[cfg(not(eventsig_loom))]
 #[derive(Debug)]
+#[repr(transparent)]
 pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
 #[cfg(not(eventsig_loom))]

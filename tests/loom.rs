@@ -82,6 +82,46 @@ fn ring_wraps_in_order_and_drops_unread() {
     });
 }
 
+/// (a2) Gap records: with one slot, drops and accepted pushes alternate as
+/// the consumer frees the slot, so the producer writes gap records (and
+/// reuses the single record cell) while the consumer reads them. Every
+/// attempt is delivered or reported lost exactly once, and every `Lost`
+/// stands where its drops were.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn ring_gap_records_place_every_loss() {
+    loom::model(|| {
+        let (mut tx, mut rx) = ring::ring::<u64>(1).unwrap();
+        let producer = thread::spawn(move || {
+            for i in 0..4 {
+                let _ = tx.push(i);
+            }
+        });
+        let mut expected = 0u64;
+        let mut check = |d: Delivery<u64>| match d {
+            Delivery::Event(v) => {
+                assert_eq!(v, expected, "payload == its attempt number");
+                expected += 1;
+            }
+            Delivery::Lost { first, count } => {
+                assert_eq!(first, expected, "the gap stands where the drops were");
+                assert!(count > 0);
+                expected += count;
+            }
+        };
+        for _ in 0..2 {
+            if let Some(d) = rx.pop() {
+                check(d);
+            }
+        }
+        producer.join().unwrap();
+        for d in rx.drain() {
+            check(d);
+        }
+        assert_eq!(expected, 4, "every attempt delivered or reported lost");
+    });
+}
+
 /// (b) No lost wake-up for a send into a receiver blocked in `wait`.
 #[test]
 fn send_wakes_a_waiting_receiver() {

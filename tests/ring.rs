@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use eventsig::ring::{ring, Consumer, Producer};
+use eventsig::ring::{ring, Consumer, Producer, Run};
 use eventsig::{BuildError, Delivery};
 
 /// Iteration counts shrink under Miri, which is ~1000x slower.
@@ -914,4 +914,128 @@ fn delivery_event_helper_and_halves_are_send() {
     let (tx, rx) = ring::<u8>(5).unwrap();
     let dbg = format!("{tx:?} {rx:?}");
     assert!(dbg.contains("capacity: 5"), "{dbg}");
+}
+
+// ---------------------------------------------------------------------------
+// Runs (`Drain::next_run`): the batch form of a drain.
+// ---------------------------------------------------------------------------
+
+/// Flattens a drain taken by runs into deliveries, checking each run's shape:
+/// no empty run, and no two event runs back to back unless the first ended
+/// at the end of the slot array (a run stops only at a gap or the array end).
+fn drain_by_runs(rx: &mut Consumer<u64>) -> Vec<Delivery<u64>> {
+    let mut out = Vec::new();
+    let mut d = rx.drain();
+    while let Some(run) = d.next_run() {
+        match run {
+            Run::Events(events) => {
+                assert!(!events.is_empty(), "a run holds at least one event");
+                out.extend(events.iter().map(|&v| Delivery::Event(v)));
+            }
+            Run::Lost { first, count } => out.push(Delivery::Lost { first, count }),
+        }
+    }
+    out
+}
+
+#[test]
+fn s03_s07_runs_yield_the_same_stream_as_items() {
+    // The same pushes, drops and partial drains on two rings: one drained
+    // item by item, one by runs. Every capacity, across wraps and gaps.
+    for cap in CAPACITIES {
+        let mut rng = XorShift::new(0x5eed_0000 + cap as u64);
+        let (mut tx_a, mut rx_a) = ring::<u64>(cap).unwrap();
+        let (mut tx_b, mut rx_b) = ring::<u64>(cap).unwrap();
+        let mut seq = 0u64;
+        let (mut events, mut lost) = (0u64, 0u64);
+        for _ in 0..scaled(2_000, 200) {
+            for _ in 0..rng.below(2 * cap as u64 + 2) {
+                assert_eq!(tx_a.push(seq).is_ok(), tx_b.push(seq).is_ok());
+                seq += 1;
+            }
+            let items: Vec<_> = rx_a.drain().collect();
+            let runs = drain_by_runs(&mut rx_b);
+            assert_eq!(items, runs, "cap {cap}");
+            for d in items {
+                match d {
+                    Delivery::Event(v) => {
+                        assert_eq!(v, events + lost, "payload == sequence number");
+                        events += 1;
+                    }
+                    Delivery::Lost { first, count } => {
+                        assert_eq!(first, events + lost, "gap in place");
+                        lost += count;
+                    }
+                }
+            }
+        }
+        assert_eq!(events + lost + rx_a.drain().count() as u64, seq);
+    }
+}
+
+#[test]
+fn runs_stop_at_a_gap_and_at_the_end_of_the_slots() {
+    let (mut tx, mut rx) = ring::<u64>(4).unwrap();
+    // Positions 0..3, a gap (4, 5), then, after two slots are freed, 6 and 7
+    // stored at slots 0 and 1: the window wraps the slot array.
+    for i in 0..6 {
+        let _ = tx.push(i);
+    }
+    let mut d = rx.drain();
+    assert_eq!(d.next(), Some(Delivery::Event(0)));
+    assert_eq!(d.next(), Some(Delivery::Event(1)));
+    drop(d);
+    for i in 6..8 {
+        tx.push(i).unwrap();
+    }
+    let mut d = rx.drain();
+    let shape: Vec<String> = std::iter::from_fn(|| {
+        d.next_run().map(|run| match run {
+            Run::Events(e) => format!("{:?}", &*e),
+            Run::Lost { first, count } => format!("lost {first}+{count}"),
+        })
+    })
+    .collect();
+    assert_eq!(shape, ["[2, 3]", "lost 4+2", "[6, 7]"]);
+}
+
+#[test]
+fn runs_drop_each_value_once_even_when_left_half_read() {
+    let drops = drop_counter();
+    let (mut tx, mut rx) = ring::<Tracked>(8).unwrap();
+    for i in 0..8 {
+        assert!(push_tracked(&mut tx, drops, i));
+    }
+    {
+        let mut d = rx.drain();
+        let Some(Run::Events(mut events)) = d.next_run() else {
+            panic!("a run of 8 events");
+        };
+        assert_eq!(events.len(), 8);
+        // A value moved out of the run is the caller's; the rest drop with it.
+        let first = std::mem::replace(&mut events[0], Tracked { drops, seq: 99 });
+        assert_eq!(first.seq, 0);
+        assert_eq!(events[7].seq, 7);
+        drop(events);
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            8,
+            "7 left in the run + the replacement"
+        );
+        drop(first);
+    }
+    for i in 8..12 {
+        assert!(push_tracked(&mut tx, drops, i));
+    }
+    // A run that is leaked leaks its values (safe), never drops them twice.
+    let mut d = rx.drain();
+    let run = d.next_run();
+    std::mem::forget(run);
+    drop(d);
+    drop((tx, rx));
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        9,
+        "the leaked run's 4 values are not dropped"
+    );
 }

@@ -384,13 +384,17 @@ pub fn spsc_eventsig_batch(n: u64) -> EventsigRun {
             let mut stall = Stall::new("eventsig drain consumer");
             while got < n {
                 let before = got;
-                for d in rx.drain() {
-                    match d {
-                        Delivery::Event(v) => sum = sum.wrapping_add(v),
-                        Delivery::Lost { .. } => panic!("send_iter never drops"),
+                let mut drain = rx.drain();
+                while let Some(run) = drain.next_run() {
+                    match run {
+                        eventsig::Run::Events(events) => {
+                            got += events.len() as u64;
+                            sum = events.iter().fold(sum, |s, &v| s.wrapping_add(v));
+                        }
+                        eventsig::Run::Lost { .. } => panic!("send_iter never drops"),
                     }
-                    got += 1;
                 }
+                drop(drain);
                 if got == before {
                     stall.idle(got);
                 }

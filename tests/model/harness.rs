@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use eventsig::{Delivery, Overflow, RaiseError, Raiser, Receiver, SendError, Sender, Signal};
-use eventsig::{Stats, TryRecvError};
+use eventsig::{Run, Stats, TryRecvError};
 
 use crate::reference::{MDelivery, MOverflow, MRecv, MSend, MStats, Model};
 
@@ -341,7 +341,29 @@ impl Runner {
                             "{at}: live payloads mid-drain"
                         );
                     }
-                    if finish || limit.is_none() {
+                    // A finish after an even limit goes by runs
+                    // (`Drain::next_run`), which must yield the same stream
+                    // as item by item.
+                    if finish && limit.is_some_and(|l| l % 2 == 0) {
+                        while let Some(run) = it.next_run() {
+                            let ds: Vec<MDelivery> = match run {
+                                Run::Events(events) => {
+                                    assert!(!events.is_empty(), "{at}: empty run");
+                                    events.iter().map(|p| MDelivery::Event(p.value)).collect()
+                                }
+                                Run::Lost { first, count } => {
+                                    vec![MDelivery::Lost { first, count }]
+                                }
+                            };
+                            for d in ds {
+                                let e = m.drain_next();
+                                assert_eq!(Some(d), e, "{at}: drain run item {}", got.len());
+                                got.push(d);
+                            }
+                        }
+                        assert_eq!(m.drain_next(), None, "{at}: runs ended early");
+                        assert!(it.next().is_none(), "{at}: drain resumed");
+                    } else if finish || limit.is_none() {
                         loop {
                             let d = it.next().map(delivery);
                             let e = m.drain_next();
