@@ -72,7 +72,8 @@
 //! Each layer is usable on its own: [`signals`] (an atomic pending word),
 //! [`ring`] (the SPSC ring with its gap markers), [`eventfd`] (a safe eventfd
 //! owner), and the [`channel()`] that composes them and owns the wake-up
-//! protocol and closing.
+//! protocol and closing. With the feature `tokio`, `tokio::AsyncReceiver`
+//! waits for a receiver on tokio's reactor instead of blocking a thread.
 //!
 //! # Rules
 //!
@@ -103,6 +104,8 @@ pub mod ring;
 pub mod signals;
 mod stats;
 mod sync;
+#[cfg(all(feature = "tokio", not(eventsig_loom)))]
+pub mod tokio;
 
 pub use channel::{channel, Drain, Overflow, Raiser, Receiver, Sender};
 pub use error::{RaiseError, SendError, TryRecvError};
