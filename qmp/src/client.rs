@@ -210,6 +210,12 @@ impl QmpClient {
     pub fn bad_lines(&self) -> u64 {
         self.bad_lines
     }
+
+    /// Gives up command mode: the reader (positioned after the handshake)
+    /// and the socket, for a reader of events.
+    pub(crate) fn into_parts(self) -> (LineReader<UnixStream>, UnixStream) {
+        (self.reader, self.writer)
+    }
 }
 
 #[cfg(test)]
