@@ -263,6 +263,15 @@ impl Monitor {
     /// Re-polls what is asked; returns whether the VNC re-poll (if asked)
     /// succeeded.
     fn repoll(&mut self, status: bool, block: bool, vnc: bool) -> bool {
+        if !(status || block || vnc) {
+            return true;
+        }
+        if self.qmp.is_none() {
+            self.view
+                .repoll_errors
+                .push("not re-polled: no QMP command connection".into());
+            return false;
+        }
         if status {
             if let Some(s) = self.query(QmpClient::query_status) {
                 self.view.status = Some(s);
@@ -290,16 +299,12 @@ impl Monitor {
     }
 
     fn query<T>(&mut self, q: fn(&mut QmpClient) -> Result<T, QmpError>) -> Option<T> {
-        let Some(client) = self.qmp.as_mut() else {
-            self.view
-                .repoll_errors
-                .push("no QMP command connection".into());
-            return None;
-        };
-        match q(client) {
+        let result = q(self.qmp.as_mut()?);
+        match result {
             Ok(v) => Some(v),
             Err(e) => {
                 if e.is_fatal() {
+                    // Not usable any more (closed, timed out, out of step).
                     self.qmp = None;
                 }
                 self.view.repoll_errors.push(e.to_string());
