@@ -16,6 +16,9 @@
 //!   over a second QMP connection ([`QmpClient`]), then acknowledges the
 //!   overflow.
 //!
+//! [`qemu`] and [`vnc`] start a throwaway QEMU and drive its VNC server, for
+//! `examples/qemu_monitor.rs` and `tests/qemu.rs`.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use eventsig_qmp::{Bridge, Monitor, QmpClient, VncEvent};
@@ -44,8 +47,10 @@ mod event;
 mod line;
 mod message;
 mod monitor;
+pub mod qemu;
 mod query;
 pub mod signals;
+pub mod vnc;
 
 pub use bridge::{Bridge, BridgeEnd, BridgeReport, BridgeStats};
 pub use client::QmpClient;
