@@ -235,6 +235,7 @@ fn story(vm: &mut QemuVm, opts: &Options) -> Result<bool, Box<dyn Error>> {
         polled.clients.iter().map(|c| &c.service).collect::<Vec<_>>()
     ));
     let leave_ok = after_leave.is_empty() && polled.clients.is_empty();
+    let errors_before_quit = monitor.view().repoll_errors.len();
     monitor.qmp().ok_or("no QMP command connection")?.quit()?;
     let status = vm.wait_exit(STEP_TIMEOUT)?;
     monitor.run_until(|v| v.closed, STEP_TIMEOUT)?;
@@ -315,9 +316,11 @@ fn story(vm: &mut QemuVm, opts: &Options) -> Result<bool, Box<dyn Error>> {
         "receiver:               {} wake-ups, {} eventfd writes for {} send attempts and {} signal raises",
         end.wakeups, rx_stats.doorbell_writes, rx_stats.sent, rx_stats.raised
     );
+    let (before, after) = end.repoll_errors.split_at(errors_before_quit);
     println!(
-        "re-polls:               status {}, block {}, vnc {}; failed: {:?}",
-        end.repolls[0], end.repolls[1], end.repolls[2], end.repoll_errors
+        "re-polls:               status {}, block {}, vnc {}; failed before quit: {before:?}; \
+         after quit (QEMU gone, expected): {after:?}",
+        end.repolls[0], end.repolls[1], end.repolls[2]
     );
 
     let ok = knew && accounted && clients_ok && leave_ok && end.misplaced == 0;
