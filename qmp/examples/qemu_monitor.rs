@@ -270,8 +270,13 @@ fn story(vm: &mut QemuVm, opts: &Options) -> Result<bool, Box<dyn Error>> {
         view.delivered, view.lost, read.vnc_events
     );
     println!("gaps (first, count):    {}", gaps(&view.gaps));
+    let source = if view.overflows_acknowledged > 0 {
+        "re-polled on overflow"
+    } else {
+        "from events, no overflow"
+    };
     println!(
-        "VNC clients re-polled:  {:?}  (the operator's console is {console_port}: {})",
+        "VNC clients ({source}): {:?}  (the operator's console is {console_port}: {})",
         clients,
         if clients_ok { "matches" } else { "MISMATCH" }
     );
