@@ -485,6 +485,26 @@ impl<T> Receiver<T> {
         Err(TryRecvError::Empty)
     }
 
+    /// `try_recv` for a caller that waits for events only (the tokio
+    /// `recv`): an empty one parks with a re-check that ignores pending
+    /// signals, so an untaken signal does not keep the fd readable. A signal
+    /// raised after the park still rings once (a raise rings only when it
+    /// makes its signal pending).
+    #[cfg(all(feature = "tokio", not(eventsig_loom)))]
+    pub(crate) fn try_recv_events(&mut self) -> Result<Delivery<T>, TryRecvError> {
+        self.wake();
+        if let Some(d) = self.ring.pop() {
+            return Ok(d);
+        }
+        if self.shared.closed() {
+            return self.ring.pop().ok_or(TryRecvError::Closed);
+        }
+        if self.exposed.get() {
+            self.arm_with(|rx| rx.ring.has_pending() || rx.shared.closed());
+        }
+        Err(TryRecvError::Empty)
+    }
+
     /// Iterates over the events and gap markers pending now, in order. It
     /// ends even if the producer keeps sending, and frees the ring's slots
     /// once, when dropped.
@@ -712,8 +732,13 @@ impl<T> Receiver<T> {
     /// Parks for an epoll caller about to sleep on the fd; if something
     /// became pending meanwhile, makes the fd readable so it comes back.
     fn arm(&self) {
+        self.arm_with(Self::ready);
+    }
+
+    /// `arm` with the re-check `pending`.
+    fn arm_with(&self, pending: impl Fn(&Self) -> bool) {
         self.park();
-        if !self.ready() {
+        if !pending(self) {
             return;
         }
         // After the close, ring once: the fd is never cleared again.

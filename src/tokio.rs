@@ -36,13 +36,12 @@
 //! # Signals and the stream
 //!
 //! [`recv`](AsyncReceiver::recv) and the [`Stream`] see events and gaps only.
-//! A pending signal keeps the fd readable until it is taken (signals are
-//! level-triggered, as for an epoll caller), so a task waiting in `recv`
-//! while a signal is pending is woken again and again: a busy loop through
-//! the reactor, one eventfd write per turn, until an event comes. On a
-//! channel whose producers raise signals, use [`wait`](AsyncReceiver::wait)
-//! (which returns for them) and take them
-//! ([`take_signals`](AsyncReceiver::take_signals)) each time.
+//! Their empty check parks the receiver for events, gaps and the close only,
+//! so a signal left pending does not keep waking them; a signal raised while
+//! they wait wakes the task once (a raise rings only when it makes its signal
+//! pending), and they go back to sleep. On a channel whose producers raise
+//! signals, use [`wait`](AsyncReceiver::wait) (which returns for them) and
+//! take them ([`take_signals`](AsyncReceiver::take_signals)) each time.
 //!
 //! ```
 //! use eventsig::{tokio::AsyncReceiver, Delivery, Signal};
@@ -236,9 +235,8 @@ impl<T> AsyncReceiver<T> {
     }
 
     /// The next event or gap marker; `None` once every producer is gone and
-    /// everything was delivered. Signals do not end the wait, and a signal
-    /// left pending makes it spin: see the
-    /// [module docs](crate::tokio#signals-and-the-stream).
+    /// everything was delivered. Signals do not end the wait (see the
+    /// [module docs](crate::tokio#signals-and-the-stream)).
     ///
     /// Cancel-safe: a delivery is taken only by the poll that returns it.
     ///
@@ -534,9 +532,10 @@ fn pending_or_park<T>(rx: &mut Receiver<T>) -> bool {
     rx.wait(Some(Duration::ZERO)).unwrap_or(true)
 }
 
-/// `try_recv`, with `Empty` (which parks the exposed receiver) as `None`.
+/// `try_recv`, with `Empty` (which parks the exposed receiver for events,
+/// gaps and the close, not for signals) as `None`.
 fn delivery_or_park<T>(rx: &mut Receiver<T>) -> Option<Option<Delivery<T>>> {
-    match rx.try_recv() {
+    match rx.try_recv_events() {
         Ok(d) => Some(Some(d)),
         Err(TryRecvError::Closed) => Some(None),
         Err(TryRecvError::Empty) => None,

@@ -62,6 +62,7 @@ on_both_runtimes!(
     ping_pong_wait_signals_and_events,
     pending_before_registration_after_a_passthrough,
     an_idle_poll_neither_spins_nor_wakes_itself,
+    recv_does_not_spin_on_an_untaken_signal,
 );
 
 fn current_thread() -> Runtime {
@@ -579,6 +580,46 @@ async fn an_idle_poll_neither_spins_nor_wakes_itself() {
     })
     .await;
     assert_eq!(rx.try_recv(), Ok(Delivery::Event(2)));
+}
+
+/// A signal left pending does not keep `recv` (which sees events only)
+/// awake: its empty check parks for events, gaps and the close, so it does
+/// not make the fd readable again for the signal (which would be a busy loop
+/// through the reactor, one eventfd write per turn). An event still wakes it.
+async fn recv_does_not_spin_on_an_untaken_signal() {
+    let (mut tx, rx) = eventsig::channel::<u64>(4).unwrap();
+    let mut rx = AsyncReceiver::new(rx).unwrap();
+    tx.raise(sig(7)).unwrap();
+    let count = Arc::new(WakeCount::default());
+    let before = rx.stats();
+    for _ in 0..3 {
+        {
+            let waker = Waker::from(Arc::clone(&count));
+            let mut cx = Context::from_waker(&waker);
+            assert!(rx.poll_recv(&mut cx).is_pending());
+        }
+        for _ in 0..3 {
+            tokio::task::yield_now().await; // lets the reactor run
+        }
+    }
+    let after = rx.stats();
+    assert_eq!(
+        (after.doorbell_writes, after.self_rings),
+        (before.doorbell_writes, before.self_rings),
+        "an empty recv rang the fd for the untaken signal"
+    );
+    assert_eq!(
+        count.0.load(Ordering::Relaxed),
+        0,
+        "recv was woken for the signal"
+    );
+    tx.send(5).unwrap();
+    let got = within("recv woken by a send", rx.recv()).await;
+    assert_eq!(got, Some(Delivery::Event(5)));
+    assert!(
+        rx.take_signals().contains(sig(7)),
+        "the signal is still there"
+    );
 }
 
 /// `AsyncReceiver` is `Send` for a `Send` payload (it moves into tasks); a
