@@ -95,10 +95,24 @@ impl Shared {
 /// # Ok::<(), eventsig::BuildError>(())
 /// ```
 pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+    build(capacity, None, cfg!(not(eventsig_loom)))
+}
+
+/// Builds a channel: the ring, then the doorbell on `bell` (a new eventfd if
+/// `None`). The options are [`Builder`](crate::Builder)'s.
+pub(crate) fn build<T>(
+    capacity: usize,
+    bell: Option<Bell>,
+    spin: bool,
+) -> Result<(Sender<T>, Receiver<T>), BuildError> {
     let (producer, consumer) = ring::ring(capacity)?;
+    let bell = match bell {
+        Some(bell) => bell,
+        None => Bell::new()?,
+    };
     let shared = Arc::new(Shared {
         signals: CachePadded::new(PendingSignals::new()),
-        doorbell: Doorbell::new(Bell::new()?, Barrier::detect()),
+        doorbell: Doorbell::new(bell, Barrier::detect()),
         receiver_alive: CachePadded::new(AtomicBool::new(true)),
         producers: AtomicUsize::new(1),
     });
@@ -116,7 +130,7 @@ pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildErro
         self_rings: Cell::new(0),
         signals_taken: 0,
         acked_drops: 0,
-        spin: cfg!(not(eventsig_loom)),
+        spin,
         parks: Cell::new(0),
     };
     Ok((sender, receiver))

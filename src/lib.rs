@@ -96,6 +96,7 @@
 )]
 
 mod barrier;
+mod builder;
 mod channel;
 mod doorbell;
 mod error;
@@ -107,6 +108,7 @@ mod sync;
 #[cfg(all(feature = "tokio", not(eventsig_loom)))]
 pub mod tokio;
 
+pub use builder::{builder, Builder};
 pub use channel::{channel, Drain, Overflow, Raiser, Receiver, Sender};
 pub use error::{RaiseError, SendError, TryRecvError};
 pub use eventfd::{AdoptError, EventFd};

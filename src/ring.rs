@@ -110,6 +110,10 @@ pub enum BuildError {
     /// A system call failed while building, for example `eventfd(2)` with
     /// `EMFILE` when the process is out of file descriptors.
     Io(std::io::Error),
+    /// The fd given to [`Builder::eventfd`](crate::Builder::eventfd) cannot
+    /// be the doorbell: not an eventfd (handed back inside), or it could not
+    /// be configured.
+    Adopt(crate::eventfd::AdoptError),
 }
 
 impl fmt::Display for BuildError {
@@ -120,6 +124,7 @@ impl fmt::Display for BuildError {
                 write!(f, "capacity {requested} is too large to allocate")
             }
             BuildError::Io(e) => write!(f, "cannot build the channel: {e}"),
+            BuildError::Adopt(e) => write!(f, "cannot build the channel: {e}"),
         }
     }
 }
@@ -128,6 +133,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Io(e) => Some(e),
+            BuildError::Adopt(e) => Some(e),
             _ => None,
         }
     }
