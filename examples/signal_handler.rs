@@ -14,8 +14,10 @@
 //! raises eventsig signal *n* for POSIX signal *n* on a [`Raiser`] kept in a
 //! `static OnceLock` (reading an initialised `OnceLock` is one atomic load:
 //! no lock), and counts itself. The main thread is the consumer, blocked in
-//! [`Receiver::wait`]. A second thread sends `SIGUSR1` in bursts, each
-//! signal by one of three routes:
+//! [`Receiver::wait`] (without its spin phase, as a daemon would), and takes
+//! ~100 µs to "reload" on each `SIGUSR1` it reports: signals that come
+//! meanwhile merge into one pending reload. A second thread sends `SIGUSR1`
+//! in bursts, each burst by one of three routes:
 //!
 //! - `raise(3)`: to itself; the handler runs on the sending thread before
 //!   `raise` returns;
