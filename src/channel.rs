@@ -277,9 +277,10 @@ impl<T> fmt::Debug for Sender<T> {
 /// [`Raiser::raise`] may be called from a POSIX signal handler, which makes
 /// the channel a coalescing self-pipe: a handler for `SIGTERM` or `SIGHUP`
 /// raises a [`Signal`], and the receiver learns of it on its eventfd like of
-/// any other raise. The path is atomic operations only (a load, a
-/// `fetch_or`, and for a parked receiver a load and a swap of the park flag)
-/// and then at most one `write(2)`, which `signal-safety(7)` lists as safe.
+/// any other raise. The path is lock-free atomic operations only (a load, a
+/// `fetch_or`, a fence, a load of the park flag, and for a parked receiver a
+/// swap of the flag and a counter increment), then at most one `write(2)`,
+/// which `signal-safety(7)` lists as safe.
 /// It takes no lock, allocates nothing, and leaves `errno` as it found it
 /// (see [`EventFd::notify`](crate::EventFd::notify)).
 ///
