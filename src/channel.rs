@@ -294,6 +294,25 @@ impl<T> fmt::Debug for Sender<T> {
 /// A raise is one `fetch_or` on an awake receiver; it is allocation-free and
 /// lock-free, and makes at most one `write(2)` (when the receiver is parked).
 ///
+/// # Async-signal safety
+///
+/// [`Raiser::raise`] may be called from a POSIX signal handler, which makes
+/// the channel a coalescing self-pipe: a handler for `SIGTERM` or `SIGHUP`
+/// raises a [`Signal`], and the receiver learns of it on its eventfd like of
+/// any other raise. The path is lock-free atomic operations only (a load, a
+/// `fetch_or`, a fence, a load of the park flag, and for a parked receiver a
+/// swap of the flag and a counter increment), then at most one `write(2)`,
+/// which `signal-safety(7)` lists as safe.
+/// It takes no lock, allocates nothing, and leaves `errno` as it found it
+/// (see [`EventFd::notify`](crate::EventFd::notify)).
+///
+/// Only `raise` is for handlers. Keep the `Raiser` where a handler reads it
+/// without a lock: a `static` [`OnceLock`](std::sync::OnceLock) set before
+/// the handler is installed (`OnceLock::get` on an initialised cell is one
+/// atomic load) or an `AtomicPtr`. Do not clone or drop a `Raiser` in a
+/// handler: dropping the last producer handle closes the channel and may
+/// free it. `examples/signal_handler.rs` is a complete program.
+///
 /// ```
 /// use eventsig::Signal;
 /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
@@ -332,6 +351,45 @@ impl Raiser {
     /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
     /// tx.raiser().raise(Signal::new(0).unwrap())?;
     /// assert!(!rx.take_signals().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Async-signal safety
+    ///
+    /// Safe to call from a signal handler (see [`Raiser`]): no lock, no
+    /// allocation, at most one `write(2)`, `errno` preserved. Handler runs
+    /// that find the signal pending merge, as the kernel merges a pending
+    /// standard signal.
+    ///
+    /// ```
+    /// use std::sync::OnceLock;
+    /// use eventsig::{Raiser, Signal};
+    ///
+    /// static RAISER: OnceLock<Raiser> = OnceLock::new();
+    /// const RELOAD: Signal = match Signal::new(1) {
+    ///     Ok(s) => s,
+    ///     Err(_) => panic!("signal numbers are below 64"),
+    /// };
+    ///
+    /// extern "C" fn on_sighup(_: libc::c_int) {
+    ///     if let Some(raiser) = RAISER.get() {
+    ///         let _ = raiser.raise(RELOAD); // Err only once the receiver is gone
+    ///     }
+    /// }
+    ///
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// RAISER.set(tx.raiser()).expect("set once, before the handler");
+    /// // SAFETY: a zeroed `sigaction` is valid (empty mask); the handler
+    /// // only calls `Raiser::raise`, which is async-signal-safe.
+    /// unsafe {
+    ///     let mut action: libc::sigaction = std::mem::zeroed();
+    ///     action.sa_sigaction = on_sighup as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    ///     action.sa_flags = libc::SA_RESTART;
+    ///     assert_eq!(libc::sigaction(libc::SIGHUP, &action, std::ptr::null_mut()), 0);
+    ///     libc::raise(libc::SIGHUP); // the handler runs before this returns
+    ///     libc::raise(libc::SIGHUP);
+    /// }
+    /// assert_eq!(rx.take_signals().iter().collect::<Vec<_>>(), [RELOAD]); // merged
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn raise(&self, signal: Signal) -> Result<(), RaiseError> {

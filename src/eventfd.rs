@@ -60,6 +60,14 @@ impl EventFd {
     /// Rings the bell: adds 1 to the counter. A counter already at its
     /// maximum (`EAGAIN`) means the fd is readable already: that is success.
     ///
+    /// # Async-signal safety
+    ///
+    /// `notify` is async-signal-safe: one `write(2)` (retried only on
+    /// `EINTR`), no allocation, no lock. It leaves the calling thread's
+    /// `errno` as it found it, also when the write fails (`EAGAIN` on a full
+    /// counter), so a signal handler that rings the bell does not disturb
+    /// the `errno` of the code it interrupted.
+    ///
     /// # Errors
     ///
     /// Any other `write(2)` error (none is expected on an eventfd).
@@ -71,7 +79,10 @@ impl EventFd {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn notify(&self) -> io::Result<()> {
-        self.write(1)
+        let saved = SavedErrno::save();
+        let result = self.write(1);
+        saved.restore();
+        result
     }
 
     fn write(&self, value: u64) -> io::Result<()> {
@@ -152,6 +163,41 @@ impl EventFd {
             }
         }
     }
+}
+
+/// The calling thread's `errno`, saved so that it can be put back: a signal
+/// handler must leave `errno` as it found it (`signal-safety(7)`), and a
+/// failing `write(2)` sets it.
+struct SavedErrno(libc::c_int);
+
+impl SavedErrno {
+    fn save() -> SavedErrno {
+        // SAFETY: `errno_location` returns the calling thread's errno
+        // variable, valid and aligned for the life of the thread.
+        SavedErrno(unsafe { *errno_location() })
+    }
+
+    fn restore(self) {
+        // SAFETY: as in `save`; only this thread accesses its errno.
+        unsafe { *errno_location() = self.0 }
+    }
+}
+
+/// Address of the calling thread's `errno` (a thread-local in the C library;
+/// reading the address is async-signal-safe: no lock, no allocation).
+#[cfg(not(target_os = "android"))]
+fn errno_location() -> *mut libc::c_int {
+    // SAFETY: takes no argument, cannot fail, returns a pointer to this
+    // thread's errno.
+    unsafe { libc::__errno_location() }
+}
+
+/// As above: bionic names it `__errno`.
+#[cfg(target_os = "android")]
+fn errno_location() -> *mut libc::c_int {
+    // SAFETY: takes no argument, cannot fail, returns a pointer to this
+    // thread's errno.
+    unsafe { libc::__errno() }
 }
 
 /// One `poll(2)` for readability of `fd`, `ms` milliseconds at most (-1: no

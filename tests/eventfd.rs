@@ -11,7 +11,8 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::{mpsc, Barrier};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Barrier, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -351,4 +352,182 @@ fn adopting_another_anon_inode_is_refused() {
     // SAFETY: a fresh fd that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     drop(expect_refused(fd, "epoll fd"));
+}
+
+// ---------------------------------------------------------------------------
+// Signal handlers: errno and EINTR.
+// ---------------------------------------------------------------------------
+
+/// The calling thread's `errno`.
+fn errno() -> libc::c_int {
+    // SAFETY: this thread's errno variable, valid for the life of the thread.
+    unsafe { *libc::__errno_location() }
+}
+
+fn set_errno(value: libc::c_int) {
+    // SAFETY: as in `errno`.
+    unsafe { *libc::__errno_location() = value }
+}
+
+#[test]
+fn notify_leaves_errno_as_it_found_it() {
+    // A handler that rings the bell must not disturb the errno of the code
+    // it interrupted: neither after a write that succeeds nor after one that
+    // fails inside (`EAGAIN` at the counter's maximum).
+    const SENTINEL: libc::c_int = 4242;
+    let bell = EventFd::new().unwrap();
+    set_errno(SENTINEL);
+    bell.notify().unwrap();
+    assert_eq!(errno(), SENTINEL, "after a write that succeeded");
+
+    // 1 + (2^64 - 3) = 2^64 - 2, the largest value the counter holds.
+    assert_eq!(raw_write(bell.as_raw_fd(), u64::MAX - 2), 8);
+    // The counter is at its maximum now: this write fails with EAGAIN.
+    assert_eq!(raw_write(bell.as_raw_fd(), 1), -1);
+    assert_eq!(
+        errno(),
+        libc::EAGAIN,
+        "precondition: the raw write sets errno"
+    );
+    set_errno(SENTINEL);
+    bell.notify().unwrap();
+    assert_eq!(errno(), SENTINEL, "after a write that failed with EAGAIN");
+}
+
+/// Held by each test that sends SIGUSR2, so that the counters below
+/// belong to one test at a time.
+static SIGUSR2_TESTS: Mutex<()> = Mutex::new(());
+
+/// Handler runs of [`on_sigusr2`], and the thread id of the last one.
+static SIGUSR2_RUNS: AtomicUsize = AtomicUsize::new(0);
+static SIGUSR2_TID: AtomicI32 = AtomicI32::new(0);
+
+/// Does nothing but count: it interrupts a blocking `poll(2)` (`EINTR`).
+extern "C" fn on_sigusr2(_: libc::c_int) {
+    // SAFETY: gettid takes no argument and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    SIGUSR2_TID.store(tid, Ordering::SeqCst);
+    SIGUSR2_RUNS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Installs [`on_sigusr2`] without `SA_RESTART` (`poll(2)` is never
+/// restarted after a handler anyway, see `signal(7)`). Only the tests of
+/// this section send SIGUSR2; installing it twice is harmless.
+fn install_sigusr2_handler() {
+    // SAFETY: a zeroed sigaction is a valid value (empty mask, no flags);
+    // the handler only touches atomics and calls gettid, both
+    // async-signal-safe; the return value is checked.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigusr2 as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+}
+
+/// The syscall numbers `EventFd::wait` may block in.
+const POLL_SYSCALLS: &[libc::c_long] = &[
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_poll,
+    libc::SYS_ppoll,
+];
+
+/// Waits (bounded) until thread `tid` of this process is blocked in one of
+/// `syscalls`, as `/proc/self/task/<tid>/syscall` reports it.
+fn until_in_syscall(tid: libc::pid_t, syscalls: &[libc::c_long]) {
+    let path = format!("/proc/self/task/{tid}/syscall");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("thread {tid} is gone ({e}): did its wait return?"));
+        let nr = text.split_whitespace().next().and_then(|n| n.parse().ok());
+        if nr.is_some_and(|nr| syscalls.contains(&nr)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "thread {tid} never blocked in {syscalls:?}: {text}"
+        );
+        thread::yield_now();
+    }
+}
+
+/// Sends SIGUSR2 to the thread of `handle` and waits (bounded) until the
+/// handler ran on thread `tid`.
+fn interrupt<T>(handle: &thread::JoinHandle<T>, tid: libc::pid_t) {
+    use std::os::unix::thread::JoinHandleExt;
+    let runs = SIGUSR2_RUNS.load(Ordering::SeqCst);
+    // SAFETY: the thread is alive (joined only later); the return value is
+    // checked.
+    let r = unsafe { libc::pthread_kill(handle.as_pthread_t(), libc::SIGUSR2) };
+    assert_eq!(r, 0, "pthread_kill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while SIGUSR2_RUNS.load(Ordering::SeqCst) == runs {
+        assert!(Instant::now() < deadline, "the handler never ran");
+        thread::yield_now();
+    }
+    assert_eq!(
+        SIGUSR2_TID.load(Ordering::SeqCst),
+        tid,
+        "ran on another thread"
+    );
+}
+
+/// Spawns `f` on a thread that first reports its thread id.
+fn spawn_with_tid<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> (thread::JoinHandle<T>, libc::pid_t) {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        // SAFETY: gettid takes no argument and cannot fail.
+        tx.send(unsafe { libc::gettid() }).unwrap();
+        f()
+    });
+    (handle, rx.recv().unwrap())
+}
+
+#[test]
+fn wait_without_timeout_survives_a_signal_and_returns_on_notify() {
+    let _serial = SIGUSR2_TESTS.lock().unwrap_or_else(PoisonError::into_inner);
+    install_sigusr2_handler();
+    let bell = Arc::new(EventFd::new().unwrap());
+    let waiter = Arc::clone(&bell);
+    let (handle, tid) = spawn_with_tid(move || waiter.wait(None).map_err(|e| e.to_string()));
+    for _ in 0..3 {
+        until_in_syscall(tid, POLL_SYSCALLS);
+        interrupt(&handle, tid); // poll(2) returns EINTR inside
+    }
+    // Still waiting (EINTR was retried, not returned): now ring.
+    until_in_syscall(tid, POLL_SYSCALLS);
+    bell.notify().unwrap();
+    let got = with_watchdog(10, move || handle.join().unwrap());
+    assert_eq!(got, Ok(true));
+}
+
+#[test]
+fn wait_interrupted_by_a_signal_keeps_its_deadline() {
+    let _serial = SIGUSR2_TESTS.lock().unwrap_or_else(PoisonError::into_inner);
+    // EINTR is retried with the time that is left: the wait neither returns
+    // early nor starts its timeout over (which would take >= 1.6 s here).
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    install_sigusr2_handler();
+    let bell = EventFd::new().unwrap();
+    let (handle, tid) = spawn_with_tid(move || {
+        let t0 = Instant::now();
+        let ready = bell.wait(Some(TIMEOUT)).map_err(|e| e.to_string());
+        (ready, t0.elapsed())
+    });
+    until_in_syscall(tid, POLL_SYSCALLS);
+    // A delay, not a synchronisation: the signal should come late in the wait.
+    thread::sleep(Duration::from_millis(600));
+    interrupt(&handle, tid);
+    let (ready, elapsed) = with_watchdog(20, move || handle.join().unwrap());
+    assert_eq!(ready, Ok(false));
+    assert!(elapsed >= TIMEOUT, "returned early: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1500),
+        "the timeout started over after EINTR: {elapsed:?}"
+    );
 }
