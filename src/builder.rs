@@ -152,7 +152,11 @@ impl Builder {
         };
         #[cfg(eventsig_loom)]
         let bell = None;
-        channel::build(self.capacity, bell, self.wait_spin && cfg!(not(eventsig_loom)))
+        channel::build(
+            self.capacity,
+            bell,
+            self.wait_spin && cfg!(not(eventsig_loom)),
+        )
     }
 }
 

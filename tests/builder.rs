@@ -46,7 +46,10 @@ fn defaults_and_options() {
         Err(BuildError::CapacityTooLarge { .. })
     ));
     let text = format!("{:?}", eventsig::builder().capacity(7).wait_spin(false));
-    assert!(text.contains("capacity: 7") && text.contains("wait_spin: false"), "{text}");
+    assert!(
+        text.contains("capacity: 7") && text.contains("wait_spin: false"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -79,7 +82,11 @@ fn adopted_eventfd_is_the_doorbell_and_is_made_nonblocking() {
         // SAFETY: F_GETFL on a valid fd.
         unsafe { libc::fcntl(raw, libc::F_GETFL) }
     };
-    assert_ne!(flags(other.as_raw_fd()) & libc::O_NONBLOCK, 0, "made nonblocking");
+    assert_ne!(
+        flags(other.as_raw_fd()) & libc::O_NONBLOCK,
+        0,
+        "made nonblocking"
+    );
     // A parked receiver (handed out for epoll) and a send: the producer's
     // doorbell write lands on the adopted eventfd.
     let _ = std::os::fd::AsFd::as_fd(&rx);
@@ -108,7 +115,10 @@ fn s12_a_fd_that_is_not_an_eventfd_is_handed_back() {
         other => panic!("expected NotEventFd, got {other:?}"),
     }
     let (r, w) = std::io::pipe().unwrap();
-    let err = eventsig::builder().eventfd(r.into()).build::<u8>().unwrap_err();
+    let err = eventsig::builder()
+        .eventfd(r.into())
+        .build::<u8>()
+        .unwrap_err();
     assert!(err.to_string().contains("not an eventfd"), "{err}");
     drop(w);
 }

@@ -677,8 +677,10 @@ fn edge_triggered_close_races_wake_the_consumer() {
 fn level_triggered_fd_is_quiet_after_a_full_drain() {
     // A level-triggered registration reports the fd for as long as it is
     // readable. The receiver clears the eventfd when it wakes (at the start
-    // of a drain or `try_recv`), so after a full drain with nothing pending,
-    // `epoll_wait` must report nothing: an epoll loop does not spin.
+    // of a drain or `try_recv`) and before it parks, so once a pass finds
+    // nothing pending, `epoll_wait` must report nothing: an epoll loop does
+    // not spin. (A drain that yielded something makes the fd readable once
+    // more, on purpose: see the channel module docs.)
     let seed = seed();
     let (mut tx, mut rx) = eventsig::channel::<u64>(CAPACITY).unwrap();
     let raiser = tx.raiser();
@@ -711,14 +713,19 @@ fn level_triggered_fd_is_quiet_after_a_full_drain() {
             act.run(&mut tx, &raiser, &mut seq);
         }
         assert_eq!(epoll.wait(LONG), 1, "{ctx}: S9: not readable");
+        let before = books.next;
         let (signals, closed) = consume(&mut rx, style, &mut books, &ctx);
         assert!(!closed, "{ctx}: closed");
         assert_eq!(signals, act.signals(), "{ctx}: signals");
         assert_eq!(books.next, seq, "{ctx}: not everything came");
+        // A drain that yielded something leaves the fd readable (the caller
+        // comes back once, for a drain that finds nothing and parks); an
+        // empty drain or an empty `try_recv` leaves it quiet.
+        let come_back = matches!(style, Style::Drain) && books.next != before;
         assert_eq!(
             epoll.wait(Duration::ZERO),
-            0,
-            "{ctx}: readable after a full drain (a level-triggered loop would spin); {:?}",
+            usize::from(come_back),
+            "{ctx}: after a full drain (quiet, or readable once after a drain that yielded); {:?}",
             rx.stats()
         );
         // More empty passes stay quiet: an empty drain or `try_recv` parks
