@@ -10,10 +10,11 @@
 //! readiness, empties the channel:
 //!
 //! - **level-triggered** (`EPOLLIN`): `is_closed()`, `take_signals()`, then
-//!   one `drain()`. The receiver parks at the end of the drain; if something
-//!   arrived meanwhile it makes the fd readable itself, so one drain per
-//!   readiness is enough, and the fd is not readable after it while nothing
-//!   is pending (the loop does not spin).
+//!   one `drain()`. A drain that yielded something leaves the fd readable
+//!   (the receiver writes it itself), so the loop comes back once more; a
+//!   drain that found nothing parks the receiver, and the fd is not readable
+//!   after it while nothing is pending (the loop does not spin). One drain
+//!   per readiness is enough.
 //! - **edge-triggered** (`EPOLLIN | EPOLLET`): `try_recv()` until
 //!   `Err(Empty)` (the receiver parks there) or `Err(Closed)`, then
 //!   `take_signals()`. An edge comes only for what becomes pending after
