@@ -952,7 +952,20 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// The iterator of [`Receiver::drain`].
+/// The iterator of [`Receiver::drain`]: what was pending when it started;
+/// when dropped it frees the slots it read and, if the receiver's fd was
+/// handed out, parks (it yielded nothing) or keeps the fd readable (it
+/// yielded something), see the module docs.
+///
+/// ```
+/// # use eventsig::Delivery;
+/// let (mut tx, mut rx) = eventsig::channel(4)?;
+/// tx.send(1).unwrap();
+/// let mut drain = rx.drain();
+/// assert_eq!(drain.next(), Some(Delivery::Event(1)));
+/// assert_eq!(drain.next(), None);
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
 pub struct Drain<'a, T> {
     rx: &'a mut Receiver<T>,
     snap: Snapshot,

@@ -345,6 +345,20 @@ pub fn ring<T>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), BuildError
 }
 
 /// The sending half of a [`ring()`]: `Send`, not `Sync` (one producer).
+///
+/// ```
+/// let (mut tx, rx) = eventsig::ring::ring::<String>(4)?;
+/// std::thread::spawn(move || tx.push("from another thread".into()).unwrap())
+///     .join()
+///     .unwrap();
+/// assert!(rx.has_pending());
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<eventsig::ring::Producer<u32>>();
+/// ```
 pub struct Producer<T> {
     geo: Geometry,
     inner: Arc<Inner<T>>,
@@ -581,6 +595,20 @@ pub(crate) struct Snapshot {
 const NO_GAP: usize = usize::MAX;
 
 /// The receiving half of a [`ring()`]: `Send`, not `Sync` (one consumer).
+///
+/// ```
+/// # use eventsig::Delivery;
+/// let (mut tx, mut rx) = eventsig::ring::ring::<u8>(2)?;
+/// tx.push(1).unwrap();
+/// let t = std::thread::spawn(move || rx.pop());
+/// assert_eq!(t.join().unwrap(), Some(Delivery::Event(1)));
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<eventsig::ring::Consumer<u32>>();
+/// ```
 pub struct Consumer<T> {
     geo: Geometry,
     inner: Arc<Inner<T>>,
@@ -903,7 +931,21 @@ impl<T> fmt::Debug for Consumer<T> {
     }
 }
 
-/// The iterator of [`Consumer::drain`].
+/// The iterator of [`Consumer::drain`]: what was pending when it started, in
+/// order; it publishes the consumer index once, when dropped.
+///
+/// ```
+/// # use eventsig::Delivery;
+/// let (mut tx, mut rx) = eventsig::ring::ring(4)?;
+/// tx.push('a').unwrap();
+/// let mut drain = rx.drain();
+/// tx.push('b').unwrap(); // after the drain's snapshot: the next drain's
+/// assert_eq!(drain.next(), Some(Delivery::Event('a')));
+/// assert_eq!(drain.next(), None);
+/// drop(drain);
+/// assert_eq!(rx.drain().next(), Some(Delivery::Event('b')));
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
 pub struct Drain<'a, T> {
     consumer: &'a mut Consumer<T>,
     snap: Snapshot,
@@ -955,6 +997,22 @@ impl<T> fmt::Debug for Drain<'_, T> {
 }
 
 /// One step of [`Drain::next_run`]: consecutive events as a slice, or a gap.
+///
+/// ```
+/// use eventsig::ring::Run;
+/// let (mut tx, mut rx) = eventsig::ring::ring(2)?;
+/// for i in 0..3u64 { let _ = tx.push(i); }
+/// let mut drain = rx.drain();
+/// let mut seen = Vec::new();
+/// while let Some(run) = drain.next_run() {
+///     seen.push(match run {
+///         Run::Events(events) => format!("events {:?}", &*events),
+///         Run::Lost { first, count } => format!("lost {count} from {first}"),
+///     });
+/// }
+/// assert_eq!(seen, ["events [0, 1]", "lost 1 from 2"]);
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
 #[cfg(not(eventsig_loom))]
 #[derive(Debug)]
 pub enum Run<'a, T> {
@@ -972,6 +1030,20 @@ pub enum Run<'a, T> {
 /// Consecutive events of a [`Run`], read in place: a `[T]` (through
 /// `Deref`/`DerefMut`). They are dropped in place when this is dropped; move
 /// one out with [`std::mem::take`] or [`std::mem::replace`] if needed.
+///
+/// ```
+/// use eventsig::ring::Run;
+/// let (mut tx, mut rx) = eventsig::ring::ring::<String>(4)?;
+/// tx.push("kept".to_string()).unwrap();
+/// tx.push("dropped with the run".to_string()).unwrap();
+/// let mut drain = rx.drain();
+/// let Some(Run::Events(mut events)) = drain.next_run() else { unreachable!() };
+/// let kept = std::mem::take(&mut events[0]);
+/// assert_eq!(events.len(), 2);
+/// drop(events);
+/// assert_eq!(kept, "kept");
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
 #[cfg(not(eventsig_loom))]
 pub struct Events<'a, T> {
     ptr: *mut T,
