@@ -4,10 +4,11 @@ use std::fmt;
 #[cfg(not(eventsig_loom))]
 use std::os::fd::OwnedFd;
 
-use crate::channel::{self, Receiver, Sender};
+use crate::channel::{self, Extras, Receiver, Sender};
 #[cfg(not(eventsig_loom))]
 use crate::eventfd::EventFd;
 use crate::ring::BuildError;
+use crate::signals::Signal;
 
 /// Starts a channel with options; [`channel`](crate::channel) is
 /// `builder().capacity(n).build()`.
@@ -145,6 +146,63 @@ impl Builder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build<T>(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+        self.build_with(Extras::default())
+    }
+
+    /// Builds a channel that falls back per class on overflow: when the
+    /// ring refuses an event, `classify` runs on it, on the sender's
+    /// thread, and the [`Signal`] it returns (its *class*: "VNC client
+    /// list", "block devices") is raised, coalesced and never lost like
+    /// any raise, and listed by [`Overflow::classes`](crate::Overflow::classes)
+    /// until the overflow is acknowledged. The receiver then re-polls the
+    /// state of those classes only, not all state (the kernel's SIGIO on
+    /// a full real-time queue cannot say what was lost). `None`: the event
+    /// has no class; its drop is counted and placed as on any channel.
+    ///
+    /// `classify` never runs for an accepted event: the accepted path costs
+    /// what it costs on any channel. It should be quick and must not panic
+    /// (a panic unwinds out of [`Sender::send`], dropping the value).
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Builder::build).
+    ///
+    /// ```
+    /// use eventsig::{Delivery, Signal};
+    /// #[derive(Debug)]
+    /// enum Ev { VncConnected(u32), DiskResized(u64) }
+    /// let vnc_lost = Signal::new(20)?;
+    /// let disk_lost = Signal::new(21)?;
+    /// let (mut tx, mut rx) = eventsig::builder()
+    ///     .capacity(2)
+    ///     .build_classified(move |ev: &Ev| match ev {
+    ///         Ev::VncConnected(_) => Some(vnc_lost),
+    ///         Ev::DiskResized(_) => Some(disk_lost),
+    ///     })?;
+    /// tx.send(Ev::DiskResized(10)).unwrap();
+    /// for client in 0..5 {
+    ///     let _ = tx.send(Ev::VncConnected(client)); // 1 accepted, 4 dropped
+    /// }
+    /// // The class is raised like any signal: the receiver learns of it
+    /// // even if it only takes signals.
+    /// assert!(rx.take_signals().contains(vnc_lost));
+    /// let ov = rx.overflow().unwrap();
+    /// assert_eq!((ov.lost(), ov.classes().iter().collect::<Vec<_>>()), (4, vec![vnc_lost]));
+    /// // Re-poll the VNC client list (only), then:
+    /// rx.acknowledge(ov);
+    /// assert_eq!(rx.drain().filter(|d| matches!(d, Delivery::Event(_))).count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_classified<T, F>(self, classify: F) -> Result<(Sender<T>, Receiver<T>), BuildError>
+    where
+        F: Fn(&T) -> Option<Signal> + Send + 'static,
+    {
+        self.build_with(Extras {
+            classify: Some(Box::new(classify)),
+        })
+    }
+
+    fn build_with<T>(self, extras: Extras<T>) -> Result<(Sender<T>, Receiver<T>), BuildError> {
         #[cfg(not(eventsig_loom))]
         let bell = match self.eventfd {
             Some(fd) => Some(EventFd::try_from(fd).map_err(BuildError::Adopt)?),
@@ -152,10 +210,11 @@ impl Builder {
         };
         #[cfg(eventsig_loom)]
         let bell = None;
-        channel::build(
+        channel::build_with(
             self.capacity,
             bell,
             self.wait_spin && cfg!(not(eventsig_loom)),
+            extras,
         )
     }
 }

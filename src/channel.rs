@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use crate::barrier::Barrier;
+use crate::classes::{Classifier, LostClasses};
 use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
 use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
@@ -45,6 +46,8 @@ struct Shared {
     receiver_alive: CachePadded<AtomicBool>,
     /// Live producer handles: the `Sender` and every `Raiser`.
     producers: AtomicUsize,
+    /// The classes of refused events, on a classified channel.
+    classes: Option<Box<LostClasses>>,
 }
 
 impl Shared {
@@ -74,6 +77,31 @@ impl Shared {
     fn closed(&self) -> bool {
         // Acquire: pairs with the Release decrement in `release_producer`.
         self.producers.load(Ordering::Acquire) == 0
+    }
+
+    /// Sender side, on a classified channel: drop number `drop` was of
+    /// `class`. Records it, then raises the class. The caller rings for the
+    /// drop afterwards, which covers the raise too.
+    fn record_loss(&self, classes: &LostClasses, drop: u64, class: Option<Signal>) {
+        classes.record(drop, class);
+        if let Some(class) = class {
+            // Release (in `raise`): a receiver that takes the class also sees
+            // the record above (`Receiver::overflow`).
+            self.signals.raise(class);
+        }
+    }
+}
+
+/// What a channel is built with besides its capacity, eventfd and spin:
+/// the typed options of [`Builder`](crate::Builder).
+pub(crate) struct Extras<T> {
+    /// Runs on every refused event (see `classes.rs`).
+    pub(crate) classify: Option<Classifier<T>>,
+}
+
+impl<T> Default for Extras<T> {
+    fn default() -> Extras<T> {
+        Extras { classify: None }
     }
 }
 
@@ -105,6 +133,16 @@ pub(crate) fn build<T>(
     bell: Option<Bell>,
     spin: bool,
 ) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+    build_with(capacity, bell, spin, Extras::default())
+}
+
+/// [`build`] with the typed options.
+pub(crate) fn build_with<T>(
+    capacity: usize,
+    bell: Option<Bell>,
+    spin: bool,
+    extras: Extras<T>,
+) -> Result<(Sender<T>, Receiver<T>), BuildError> {
     let (producer, consumer) = ring::ring(capacity)?;
     let bell = match bell {
         Some(bell) => bell,
@@ -115,10 +153,15 @@ pub(crate) fn build<T>(
         doorbell: Doorbell::new(bell, Barrier::detect()),
         receiver_alive: CachePadded::new(AtomicBool::new(true)),
         producers: AtomicUsize::new(1),
+        classes: extras
+            .classify
+            .is_some()
+            .then(|| Box::new(LostClasses::new())),
     });
     let sender = Sender {
         ring: producer,
         shared: Arc::clone(&shared),
+        classify: extras.classify,
     };
     let receiver = Receiver {
         ring: consumer,
@@ -145,6 +188,8 @@ pub(crate) fn build<T>(
 pub struct Sender<T> {
     ring: Producer<T>,
     shared: Arc<Shared>,
+    /// The classifier of a classified channel; runs on refused events only.
+    classify: Option<Classifier<T>>,
 }
 
 impl<T> Sender<T> {
@@ -155,7 +200,11 @@ impl<T> Sender<T> {
     ///
     /// [`SendError::Full`] when the ring is full: the attempt is dropped,
     /// counted, and reported in the stream ([`Delivery::Lost`]) and by
-    /// [`Receiver::overflow`]. [`SendError::Closed`] once the receiver is gone.
+    /// [`Receiver::overflow`]. On a classified channel
+    /// ([`Builder::build_classified`](crate::Builder::build_classified)) the
+    /// classifier runs on the refused value, here, and the class it names is
+    /// raised and listed by [`Overflow::classes`]. [`SendError::Closed`] once
+    /// the receiver is gone.
     ///
     /// ```
     /// let (mut tx, _rx) = eventsig::channel(1)?;
@@ -169,10 +218,25 @@ impl<T> Sender<T> {
         if !self.shared.receiver_alive.load(Ordering::Relaxed) {
             return Err(SendError::Closed(value));
         }
-        let pushed = self.ring.push(value);
-        // An accepted event and a drop (a new gap) both need the receiver.
+        match self.ring.push(value) {
+            Ok(()) => {
+                self.shared.doorbell.ring_if_parked();
+                Ok(())
+            }
+            Err(value) => Err(self.refused(value)),
+        }
+    }
+
+    /// `send` found the ring full: classify the value (on a classified
+    /// channel), then ring for the new gap, which needs the receiver too.
+    #[cold]
+    fn refused(&mut self, value: T) -> SendError<T> {
+        if let (Some(classify), Some(classes)) = (&self.classify, &self.shared.classes) {
+            self.shared
+                .record_loss(classes, self.ring.dropped(), classify(&value));
+        }
         self.shared.doorbell.ring_if_parked();
-        pushed.map_err(SendError::Full)
+        SendError::Full(value)
     }
 
     /// Sends events from `items` while the ring has room, publishing them
@@ -284,6 +348,7 @@ impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
             .field("ring", &self.ring)
+            .field("classified", &self.classify.is_some())
             .field("closed", &self.is_closed())
             .finish()
     }
@@ -435,6 +500,7 @@ pub struct Overflow {
     /// The drop count this overflow was read at; acknowledging it clears
     /// drops up to this count only.
     upto: u64,
+    classes: SignalSet,
 }
 
 impl Overflow {
@@ -448,6 +514,39 @@ impl Overflow {
     /// ```
     pub fn lost(&self) -> u64 {
         self.lost
+    }
+
+    /// The classes of the events dropped since the last acknowledgement: the
+    /// signals the classifier named for them, on a channel built with
+    /// [`Builder::build_classified`](crate::Builder::build_classified); empty
+    /// on other channels, and for drops the classifier named no class for.
+    /// Re-poll the state of these classes, not all state.
+    ///
+    /// A class dropped again while the overflow was being read may be listed
+    /// once more by the next overflow (a redundant re-poll); a class is never
+    /// left out.
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// enum Ev { Vnc(u32), Block(&'static str) }
+    /// let vnc = Signal::new(10)?;
+    /// let block = Signal::new(11)?;
+    /// let (mut tx, mut rx) = eventsig::builder()
+    ///     .capacity(1)
+    ///     .build_classified(move |ev: &Ev| match ev {
+    ///         Ev::Vnc(_) => Some(vnc),
+    ///         Ev::Block(_) => Some(block),
+    ///     })?;
+    /// let _ = tx.send(Ev::Block("vda"));   // accepted
+    /// let _ = tx.send(Ev::Vnc(1));         // dropped: the ring is full
+    /// let ov = rx.overflow().unwrap();
+    /// assert_eq!(ov.classes(), SignalSet::from(vnc)); // re-poll VNC only
+    /// rx.acknowledge(ov);
+    /// assert!(rx.overflow().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn classes(&self) -> SignalSet {
+        self.classes
     }
 }
 
@@ -613,15 +712,32 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn overflow(&self) -> Option<Overflow> {
-        let total = self.ring.dropped();
+        let total = self.drops_recorded();
         (total > self.acked_drops).then(|| Overflow {
             lost: total - self.acked_drops,
             upto: total,
+            classes: match &self.shared.classes {
+                // After `drops_recorded` read `published`: every class of a
+                // drop up to `total` is visible (see `classes.rs`).
+                Some(classes) => classes.since(self.acked_drops),
+                None => SignalSet::EMPTY,
+            },
         })
     }
 
-    /// Clears the overflow condition for the drops `overflow` stands for.
-    /// Drops that happened after it was read keep the condition set.
+    /// The drops an overflow reports: the ring's count, or on a classified
+    /// channel the drops whose class is recorded (the same count once the
+    /// sender is out of `send`).
+    fn drops_recorded(&self) -> u64 {
+        match &self.shared.classes {
+            Some(classes) => classes.published(),
+            None => self.ring.dropped(),
+        }
+    }
+
+    /// Clears the overflow condition for the drops `overflow` stands for,
+    /// and for their [classes](Overflow::classes). Drops that happened after
+    /// it was read keep the condition set, with their classes.
     ///
     /// ```
     /// let (mut tx, mut rx) = eventsig::channel::<u8>(1)?;
@@ -636,7 +752,7 @@ impl<T> Receiver<T> {
     pub fn acknowledge(&mut self, overflow: Overflow) {
         // Clamped, so an `Overflow` of another channel cannot clear drops
         // this one has not had.
-        let upto = overflow.upto.min(self.ring.dropped());
+        let upto = overflow.upto.min(self.drops_recorded());
         self.acked_drops = self.acked_drops.max(upto);
     }
 

@@ -98,6 +98,7 @@
 mod barrier;
 mod builder;
 mod channel;
+mod classes;
 mod doorbell;
 mod error;
 pub mod eventfd;

@@ -283,3 +283,42 @@ fn s04_two_threads_with_blocking_wait_allocate_nothing() {
     assert!(stats.parks > 0, "the consumer never slept: {stats:?}");
     drop(tx);
 }
+
+/// A classified channel: the classifier runs on every refused send, raises
+/// the class, records it; reading the overflow's classes and acknowledging
+/// allocate nothing either.
+#[test]
+fn s04_classified_drops_and_overflow_classes_allocate_nothing() {
+    let (mut tx, mut rx) = eventsig::builder()
+        .capacity(8)
+        .build_classified(|v: &u64| Signal::new((*v % 5) as u32).ok())
+        .unwrap();
+    let sends = scaled(10_000, 200) as u64;
+    let mut seen = [0u64; 64];
+    let (n, (events, lost, classes, signals)) = allocations_in(|| {
+        let (mut events, mut lost) = (0, 0);
+        let mut classes = SignalSet::EMPTY;
+        let mut signals = SignalSet::EMPTY;
+        for i in 0..sends {
+            let _ = tx.send(i);
+            if i % 50 == 49 {
+                signals |= rx.take_signals();
+                let (e, l) = drain_counting(&mut rx, &mut seen);
+                events += e;
+                lost += l;
+                if let Some(ov) = rx.overflow() {
+                    classes |= ov.classes();
+                    rx.acknowledge(ov);
+                }
+            }
+        }
+        let (e, l) = drain_counting(&mut rx, &mut seen);
+        (events + e, lost + l, classes, signals)
+    });
+    assert_eq!(n, 0, "{n} allocations on the classified paths");
+    assert_eq!(events + lost, sends);
+    assert!(lost > 0, "the ring overflowed");
+    let all: SignalSet = (0..5).map(sig).collect();
+    assert_eq!(classes, all, "every class was dropped and listed");
+    assert_eq!(signals, all, "every class was raised");
+}

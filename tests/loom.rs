@@ -353,3 +353,45 @@ fn epoll_consumer_is_woken_for_every_send() {
         drop(producer.join().unwrap());
     });
 }
+
+/// (h) Classes lost on overflow: the sender records each refused event's
+/// class while the receiver reads the overflow and acknowledges it. Every
+/// class dropped is listed by the acknowledged overflow or by the one left
+/// (an acknowledgement never clears a class it did not list), and the
+/// classes are raised as signals.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn classified_acknowledge_never_clears_an_unseen_class() {
+    loom::model(|| {
+        let (mut tx, mut rx) = eventsig::builder()
+            .capacity(1)
+            .build_classified(|v: &u32| Some(sig(*v)))
+            .unwrap();
+        tx.send(0).unwrap();
+        let producer = thread::spawn(move || {
+            assert!(tx.send(1).is_err());
+            assert!(tx.send(2).is_err());
+            tx
+        });
+        let (mut lost, mut classes) = (0, eventsig::SignalSet::EMPTY);
+        if let Some(ov) = rx.overflow() {
+            // Each drop it counts has its class listed.
+            assert!(ov.lost() <= ov.classes().len() as u64, "{ov:?}");
+            lost += ov.lost();
+            classes |= ov.classes();
+            rx.acknowledge(ov);
+        }
+        let tx = producer.join().unwrap();
+        if let Some(ov) = rx.overflow() {
+            lost += ov.lost();
+            classes |= ov.classes();
+        }
+        assert_eq!(lost, 2, "both drops seen exactly once");
+        assert_eq!(classes, eventsig::SignalSet::from(sig(1)) | sig(2));
+        assert_eq!(
+            rx.take_signals(),
+            eventsig::SignalSet::from(sig(1)) | sig(2)
+        );
+        drop(tx);
+    });
+}

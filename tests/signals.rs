@@ -571,3 +571,225 @@ fn signal_set_is_small_and_copy() {
     assert_eq!(std::mem::size_of::<SignalSet>(), 8);
     assert_eq!(std::mem::size_of::<Signal>(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// Classes lost on overflow (`Builder::build_classified`, `Overflow::classes`).
+// ---------------------------------------------------------------------------
+
+/// The test's events: a payload and the class the classifier gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Classed {
+    id: u64,
+    class: Option<u32>,
+}
+
+/// A classified channel whose classifier counts its calls.
+fn classified(
+    capacity: usize,
+) -> (
+    eventsig::Sender<Classed>,
+    eventsig::Receiver<Classed>,
+    Arc<AtomicUsize>,
+) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let (tx, rx) = eventsig::builder()
+        .capacity(capacity)
+        .build_classified(move |ev: &Classed| {
+            // Relaxed: a count read after the sends, on the same thread or
+            // after a join.
+            counter.fetch_add(1, Ordering::Relaxed);
+            ev.class.map(sig)
+        })
+        .unwrap();
+    (tx, rx, calls)
+}
+
+fn ev(id: u64, class: u32) -> Classed {
+    Classed {
+        id,
+        class: Some(class),
+    }
+}
+
+#[test]
+fn classes_classifier_runs_on_refused_events_only() {
+    let (mut tx, mut rx, calls) = classified(4);
+    let rounds = scaled(1_000, 20) as u64;
+    let mut refused = 0;
+    for round in 0..rounds {
+        for i in 0..4 {
+            tx.send(ev(round * 10 + i, 1)).unwrap();
+        }
+        assert_eq!(calls.load(Ordering::Relaxed), refused, "accepted sends");
+        if round % 3 == 0 {
+            let back = tx.send(ev(round * 10 + 9, 2)).unwrap_err().into_inner();
+            assert_eq!(back.id, round * 10 + 9, "the refused value comes back");
+            refused += 1;
+            assert_eq!(calls.load(Ordering::Relaxed), refused, "one call per drop");
+        }
+        assert_eq!(rx.drain().count(), 4 + usize::from(round % 3 == 0));
+    }
+    // send_iter stops at a full ring without dropping: no classification.
+    let mut items = (0..10).map(|i| ev(i, 3));
+    assert_eq!(tx.send_iter(&mut items), 4);
+    assert_eq!(calls.load(Ordering::Relaxed), refused);
+    assert_eq!(rx.stats().dropped, refused as u64);
+}
+
+#[test]
+fn classes_a_drop_raises_its_class_once_per_take() {
+    let (mut tx, mut rx, _) = classified(1);
+    tx.send(ev(0, 1)).unwrap();
+    for i in 1..=5 {
+        assert!(tx.send(ev(i, 7)).is_err());
+    }
+    assert!(tx.send(Classed { id: 6, class: None }).is_err());
+    // S1/S2 for the class: raised by the drops, reported once.
+    assert_eq!(rx.take_signals(), SignalSet::from(sig(7)));
+    assert!(rx.take_signals().is_empty());
+    // A drop after the take raises it again.
+    assert!(tx.send(ev(7, 7)).is_err());
+    assert_eq!(rx.take_signals(), SignalSet::from(sig(7)));
+    // The stream is unchanged: the gap stands where the drops were.
+    let got: Vec<_> = rx.drain().collect();
+    assert_eq!(
+        got,
+        [
+            Delivery::Event(ev(0, 1)),
+            Delivery::Lost { first: 1, count: 7 }
+        ]
+    );
+}
+
+#[test]
+fn classes_overflow_lists_the_classes_lost_since_the_acknowledgement() {
+    let (mut tx, mut rx, _) = classified(1);
+    tx.send(ev(0, 1)).unwrap();
+    assert!(rx.overflow().is_none());
+    let _ = tx.send(ev(1, 4));
+    let _ = tx.send(ev(2, 5));
+    let _ = tx.send(Classed { id: 3, class: None });
+    let ov = rx.overflow().unwrap();
+    assert_eq!(
+        (ov.lost(), ov.classes()),
+        (3, SignalSet::from(sig(4)) | sig(5))
+    );
+    // Draining does not clear the classes (S8).
+    assert_eq!(rx.drain().count(), 2);
+    assert_eq!(rx.overflow(), Some(ov));
+    rx.acknowledge(ov);
+    assert!(rx.overflow().is_none());
+    // A drop of class None alone: an overflow with no class.
+    let _ = tx.send(Classed { id: 4, class: None });
+    let _ = tx.send(Classed { id: 5, class: None });
+    let ov = rx.overflow().unwrap();
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::EMPTY));
+    rx.acknowledge(ov);
+    assert!(rx.overflow().is_none());
+}
+
+/// The S8 epoch rule for classes: an acknowledgement clears the classes of
+/// the drops it saw, not those of drops after it was read, even when a
+/// class it saw is dropped again.
+#[test]
+fn classes_acknowledge_clears_only_the_classes_it_saw() {
+    let (mut tx, mut rx, _) = classified(1);
+    tx.send(ev(0, 1)).unwrap();
+    let _ = tx.send(ev(1, 4));
+    let ov = rx.overflow().unwrap();
+    assert_eq!(ov.classes(), SignalSet::from(sig(4)));
+    let _ = tx.send(ev(2, 5)); // a new class after the read
+    rx.acknowledge(ov);
+    let ov = rx
+        .overflow()
+        .expect("a drop after the read keeps the condition");
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::from(sig(5))));
+
+    let _ = tx.send(ev(3, 5)); // the same class again after the read
+    rx.acknowledge(ov);
+    let ov = rx
+        .overflow()
+        .expect("a drop after the read keeps the condition");
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::from(sig(5))));
+    rx.acknowledge(ov);
+    assert!(rx.overflow().is_none());
+
+    // An acknowledgement from another channel clears nothing unseen here.
+    let (mut tx2, rx2, _) = classified(1);
+    tx2.send(ev(0, 1)).unwrap();
+    for i in 1..10 {
+        let _ = tx2.send(ev(i, 9));
+    }
+    let foreign = rx2.overflow().unwrap();
+    let _ = tx.send(ev(4, 6));
+    rx.acknowledge(foreign);
+    assert!(rx.overflow().is_none(), "clamped to this channel's drops");
+    let _ = tx.send(ev(5, 8));
+    let ov = rx.overflow().unwrap();
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::from(sig(8))));
+}
+
+#[test]
+fn classes_plain_channel_overflow_has_no_classes() {
+    let (mut tx, rx) = eventsig::channel::<u8>(1).unwrap();
+    tx.send(0).unwrap();
+    let _ = tx.send(1);
+    let ov = rx.overflow().unwrap();
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::EMPTY));
+    assert!(format!("{tx:?}").contains("classified: false"));
+}
+
+/// A producer floods classified events while the consumer reads overflows,
+/// re-polls and acknowledges concurrently. Every drop's class is listed by
+/// the overflow whose acknowledgement covers the drop (no class is ever
+/// cleared unseen), and what is left at the end lists exactly the classes
+/// dropped after the last acknowledgement.
+#[test]
+fn classes_concurrent_drops_and_acknowledgements_never_hide_a_class() {
+    const CLASSES: u64 = 6;
+    let (mut tx, mut rx, _) = classified(8);
+    let sends = scaled(200_000, 400) as u64;
+    let producer = thread::spawn(move || {
+        // The class of drop number k (1-based), as the producer saw it.
+        let mut drop_classes = Vec::new();
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        for id in 0..sends {
+            let class = (rng.next() % CLASSES) as u32;
+            if tx.send(ev(id, class)).is_err() {
+                drop_classes.push(class);
+            }
+        }
+        (drop_classes, tx)
+    });
+    // Each acknowledged overflow: (drops acknowledged before it, lost, classes).
+    let mut acks = Vec::new();
+    let mut acked = 0u64;
+    while !producer.is_finished() {
+        rx.drain().for_each(drop);
+        if let Some(ov) = rx.overflow() {
+            acks.push((acked, ov.lost(), ov.classes()));
+            acked += ov.lost();
+            rx.acknowledge(ov);
+        }
+    }
+    let (drop_classes, tx) = producer.join().unwrap();
+    for &(before, lost, classes) in &acks {
+        for k in before..before + lost {
+            let class = sig(drop_classes[k as usize]);
+            assert!(
+                classes.contains(class),
+                "drop {} of class {class:?} was acknowledged by an overflow \
+                 listing only {classes:?}",
+                k + 1
+            );
+        }
+    }
+    let left = rx.overflow();
+    let unacked = &drop_classes[acked as usize..];
+    assert_eq!(left.map_or(0, |o| o.lost()), unacked.len() as u64);
+    let expected: SignalSet = unacked.iter().map(|&c| sig(c)).collect();
+    assert_eq!(left.map_or(SignalSet::EMPTY, |o| o.classes()), expected);
+    assert!(!drop_classes.is_empty(), "the ring overflowed");
+    drop(tx);
+}
