@@ -5,6 +5,7 @@ use std::fmt;
 use std::os::fd::OwnedFd;
 
 use crate::channel::{self, Extras, Receiver, Sender};
+use crate::classes::Classifier;
 #[cfg(not(eventsig_loom))]
 use crate::eventfd::EventFd;
 use crate::ring::BuildError;
@@ -43,6 +44,7 @@ pub fn builder() -> Builder {
 pub struct Builder {
     capacity: usize,
     wait_spin: bool,
+    overrun_counts: bool,
     #[cfg(not(eventsig_loom))]
     eventfd: Option<OwnedFd>,
 }
@@ -62,6 +64,7 @@ impl Builder {
         Builder {
             capacity: Builder::DEFAULT_CAPACITY,
             wait_spin: true,
+            overrun_counts: false,
             #[cfg(not(eventsig_loom))]
             eventfd: None,
         }
@@ -93,6 +96,26 @@ impl Builder {
     /// ```
     pub fn wait_spin(mut self, spin: bool) -> Builder {
         self.wait_spin = spin;
+        self
+    }
+
+    /// Whether the channel counts raises, so that
+    /// [`Receiver::take_signals_counted`] reports how many raises merged into
+    /// each signal taken (the POSIX timer overrun count). Off by default:
+    /// then a raise is one `fetch_or`; with counts it is one `fetch_add`,
+    /// plus the `fetch_or` for the raise that makes its signal pending.
+    ///
+    /// ```
+    /// # use eventsig::Signal;
+    /// let s = Signal::new(0)?;
+    /// let (tx, mut rx) = eventsig::builder().overrun_counts(true).build::<()>()?;
+    /// tx.raise(s)?;
+    /// tx.raise(s)?;
+    /// assert_eq!(rx.take_signals_counted().count(s), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn overrun_counts(mut self, on: bool) -> Builder {
+        self.overrun_counts = on;
         self
     }
 
@@ -146,7 +169,7 @@ impl Builder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build<T>(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-        self.build_with(Extras::default())
+        self.build_with(None)
     }
 
     /// Builds a channel that falls back per class on overflow: when the
@@ -197,12 +220,17 @@ impl Builder {
     where
         F: Fn(&T) -> Option<Signal> + Send + 'static,
     {
-        self.build_with(Extras {
-            classify: Some(Box::new(classify)),
-        })
+        self.build_with(Some(Box::new(classify)))
     }
 
-    fn build_with<T>(self, extras: Extras<T>) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+    fn build_with<T>(
+        self,
+        classify: Option<Classifier<T>>,
+    ) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+        let extras = Extras {
+            classify,
+            overrun_counts: self.overrun_counts,
+        };
         #[cfg(not(eventsig_loom))]
         let bell = match self.eventfd {
             Some(fd) => Some(EventFd::try_from(fd).map_err(BuildError::Adopt)?),
@@ -229,7 +257,8 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Builder");
         d.field("capacity", &self.capacity)
-            .field("wait_spin", &self.wait_spin);
+            .field("wait_spin", &self.wait_spin)
+            .field("overrun_counts", &self.overrun_counts);
         #[cfg(not(eventsig_loom))]
         d.field("eventfd", &self.eventfd);
         d.finish()

@@ -32,6 +32,7 @@ use crate::barrier::Barrier;
 use crate::classes::{Classifier, LostClasses};
 use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
+use crate::overrun::{OverrunCounts, SignalCounts};
 use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
 use crate::signals::{PendingSignals, Signal, SignalSet};
 use crate::stats::Stats;
@@ -48,6 +49,8 @@ struct Shared {
     producers: AtomicUsize,
     /// The classes of refused events, on a classified channel.
     classes: Option<Box<LostClasses>>,
+    /// Per-signal raise counters, on a channel that keeps overrun counts.
+    counts: Option<Box<OverrunCounts>>,
 }
 
 impl Shared {
@@ -57,13 +60,51 @@ impl Shared {
         if !self.receiver_alive.load(Ordering::Relaxed) {
             return Err(RaiseError::Closed);
         }
-        if self.signals.raise(signal) {
+        if self.make_pending(signal) {
             self.doorbell.ring_if_parked();
         }
         // A raise that found its signal pending needs no wake-up check: the
         // raise that made it pending published it before its own check, so
         // either the receiver's re-check sees the bit or that raise rings.
+        // (With overrun counts, one that merged into a take in progress is
+        // reported by that take.)
         Ok(())
+    }
+
+    /// Makes `signal` pending, counting the raise if counts are kept;
+    /// returns whether this raise set the pending bit.
+    #[inline]
+    fn make_pending(&self, signal: Signal) -> bool {
+        match &self.counts {
+            // Only the raise that finds the count at 0 sets the bit (see
+            // `overrun.rs`).
+            Some(counts) => counts.count(signal) && self.signals.raise(signal),
+            None => self.signals.raise(signal),
+        }
+    }
+
+    /// Takes the pending signals; with counts kept, the counts of those
+    /// taken go to `report` (or are dropped), as the protocol requires of
+    /// every take.
+    fn take(&self, report: Option<&mut SignalCounts>) -> SignalSet {
+        let taken = self.signals.take();
+        match (&self.counts, report) {
+            (None, None) => {}
+            (Some(counts), None) => taken.iter().for_each(|s| {
+                counts.take(s);
+            }),
+            (Some(counts), Some(report)) => {
+                for s in taken {
+                    report.set(s, counts.take(s));
+                }
+            }
+            (None, Some(report)) => {
+                for s in taken {
+                    report.set(s, 1);
+                }
+            }
+        }
+        taken
     }
 
     fn release_producer(&self) {
@@ -87,7 +128,7 @@ impl Shared {
         if let Some(class) = class {
             // Release (in `raise`): a receiver that takes the class also sees
             // the record above (`Receiver::overflow`).
-            self.signals.raise(class);
+            self.make_pending(class);
         }
     }
 }
@@ -97,11 +138,16 @@ impl Shared {
 pub(crate) struct Extras<T> {
     /// Runs on every refused event (see `classes.rs`).
     pub(crate) classify: Option<Classifier<T>>,
+    /// Keep overrun counts (see `overrun.rs`).
+    pub(crate) overrun_counts: bool,
 }
 
 impl<T> Default for Extras<T> {
     fn default() -> Extras<T> {
-        Extras { classify: None }
+        Extras {
+            classify: None,
+            overrun_counts: false,
+        }
     }
 }
 
@@ -157,6 +203,9 @@ pub(crate) fn build_with<T>(
             .classify
             .is_some()
             .then(|| Box::new(LostClasses::new())),
+        counts: extras
+            .overrun_counts
+            .then(|| Box::new(OverrunCounts::new())),
     });
     let sender = Sender {
         ring: producer,
@@ -598,9 +647,43 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn take_signals(&mut self) -> SignalSet {
-        let taken = self.shared.signals.take();
+        let taken = self.shared.take(None);
         self.signals_taken += taken.len() as u64;
         taken
+    }
+
+    /// Takes every pending signal, as [`take_signals`](Receiver::take_signals),
+    /// with the number of raises each stands for: the raises merged since the
+    /// last take that reported it, plus one (the POSIX timer overrun count
+    /// plus one; [`SignalCounts::overruns`] is the overrun count itself).
+    /// Saturates at `u32::MAX`.
+    ///
+    /// The counts are kept on a channel built with
+    /// [`Builder::overrun_counts`](crate::Builder::overrun_counts); on
+    /// another, every signal taken counts 1 (nothing was counted). Every take
+    /// (also `take_signals`) resets the counts of the signals it takes.
+    ///
+    /// ```
+    /// use eventsig::Signal;
+    /// let (tick, stop) = (Signal::new(1)?, Signal::new(2)?);
+    /// let (tx, mut rx) = eventsig::builder().overrun_counts(true).build::<()>()?;
+    /// let raiser = tx.raiser();
+    /// for _ in 0..5 {
+    ///     raiser.raise(tick)?; // a timer firing while the consumer is busy
+    /// }
+    /// tx.raise(stop)?;
+    /// let taken = rx.take_signals_counted();
+    /// assert_eq!((taken.count(tick), taken.overruns(tick)), (5, 4));
+    /// assert_eq!(taken.count(stop), 1);
+    /// tx.raise(tick)?;
+    /// assert_eq!(rx.take_signals_counted().count(tick), 1); // counted from the last take
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take_signals_counted(&mut self) -> SignalCounts {
+        let mut report = SignalCounts::EMPTY;
+        let taken = self.shared.take(Some(&mut report));
+        self.signals_taken += taken.len() as u64;
+        report
     }
 
     /// The signals pending now, without taking them.

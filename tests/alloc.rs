@@ -322,3 +322,42 @@ fn s04_classified_drops_and_overflow_classes_allocate_nothing() {
     assert_eq!(classes, all, "every class was dropped and listed");
     assert_eq!(signals, all, "every class was raised");
 }
+
+/// Overrun counts: counted raises from two handles, counted and plain takes.
+#[test]
+fn s04_counted_raises_and_takes_allocate_nothing() {
+    let (tx, mut rx) = eventsig::builder()
+        .capacity(4)
+        .overrun_counts(true)
+        .build::<u64>()
+        .unwrap();
+    let raiser = tx.raiser();
+    let rounds = scaled(10_000, 200) as u64;
+    let (n, total) = allocations_in(|| {
+        let mut total = 0u64;
+        for i in 0..rounds {
+            let s = sig((i % 64) as u32);
+            tx.raise(s).unwrap();
+            raiser.raise(s).unwrap();
+            if i % 7 == 0 {
+                total += rx
+                    .take_signals_counted()
+                    .iter()
+                    .map(|(_, c)| u64::from(c))
+                    .sum::<u64>();
+            }
+            if i % 11 == 0 {
+                total += 2 * rx.take_signals().len() as u64;
+            }
+        }
+        total
+            + rx.take_signals_counted()
+                .iter()
+                .map(|(_, c)| u64::from(c))
+                .sum::<u64>()
+    });
+    assert_eq!(n, 0, "{n} allocations on the counted paths");
+    // Takes come more often than a signal number repeats: each signal
+    // taken stands for the two raises of one round.
+    assert_eq!(total, 2 * rounds, "every raise counted");
+}

@@ -395,3 +395,43 @@ fn classified_acknowledge_never_clears_an_unseen_class() {
         drop(tx);
     });
 }
+
+/// (i) Overrun counts: two raisers raise one signal while the receiver
+/// waits and takes with counts. Every take that reports the signal counts
+/// at least 1, the counts add up to the raises (each counted by exactly one
+/// take), and a raise that makes the signal pending after a take wakes the
+/// receiver (a lost wake-up deadlocks).
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn overrun_counts_count_every_raise_once() {
+    loom::model(|| {
+        let (tx, mut rx) = eventsig::builder()
+            .capacity(1)
+            .overrun_counts(true)
+            .build::<u32>()
+            .unwrap();
+        let (r1, r2) = (tx.raiser(), tx.raiser());
+        let a = thread::spawn(move || {
+            r1.raise(sig(1)).unwrap();
+            r1
+        });
+        let b = thread::spawn(move || {
+            r2.raise(sig(1)).unwrap();
+            r2
+        });
+        let mut total = 0;
+        while total < 2 {
+            assert!(rx.wait(None).unwrap());
+            let taken = rx.take_signals_counted();
+            for (s, n) in taken.iter() {
+                assert_eq!(s, sig(1));
+                assert!(n >= 1, "a report of count 0");
+                total += n;
+            }
+        }
+        assert_eq!(total, 2, "each raise counted once");
+        drop((a.join().unwrap(), b.join().unwrap()));
+        assert!(rx.take_signals_counted().is_empty());
+        drop(tx);
+    });
+}

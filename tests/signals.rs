@@ -793,3 +793,171 @@ fn classes_concurrent_drops_and_acknowledgements_never_hide_a_class() {
     assert!(!drop_classes.is_empty(), "the ring overflowed");
     drop(tx);
 }
+
+// ---------------------------------------------------------------------------
+// Overrun counts (`Builder::overrun_counts`, `Receiver::take_signals_counted`).
+// ---------------------------------------------------------------------------
+
+fn counted() -> (eventsig::Sender<u32>, eventsig::Receiver<u32>) {
+    eventsig::builder()
+        .capacity(4)
+        .overrun_counts(true)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn counts_report_the_raises_since_the_last_take() {
+    let (tx, mut rx) = counted();
+    let (tick, stop, idle) = (sig(1), sig(63), sig(30));
+    for _ in 0..7 {
+        tx.raise(tick).unwrap();
+    }
+    tx.raise(stop).unwrap();
+    let taken = rx.take_signals_counted();
+    assert_eq!(taken.signals(), SignalSet::from(tick) | stop);
+    assert_eq!((taken.count(tick), taken.overruns(tick)), (7, 6));
+    assert_eq!((taken.count(stop), taken.overruns(stop)), (1, 0));
+    assert_eq!((taken.count(idle), taken.overruns(idle)), (0, 0));
+    assert_eq!(
+        taken.iter().collect::<Vec<_>>(),
+        [(tick, 7), (stop, 1)],
+        "in signal order"
+    );
+    // Counted from the last take on.
+    assert!(rx.take_signals_counted().is_empty());
+    tx.raise(tick).unwrap();
+    tx.raise(tick).unwrap();
+    assert_eq!(rx.take_signals_counted().count(tick), 2);
+    // Stats count raises that made a signal pending, as without counts.
+    assert_eq!(rx.stats().raised, 3);
+}
+
+/// Every take resets the counts of what it took: a plain `take_signals` too
+/// (else the next raise would find a count left over, merge into it and set
+/// no pending bit: a lost signal, S1).
+#[test]
+fn counts_a_plain_take_resets_them_and_loses_no_signal() {
+    let (tx, mut rx) = counted();
+    let s = sig(9);
+    for round in 0..scaled(100, 5) {
+        for _ in 0..=round % 3 {
+            tx.raise(s).unwrap();
+        }
+        assert_eq!(rx.take_signals(), SignalSet::from(s), "round {round}: S1");
+    }
+    tx.raise(s).unwrap();
+    assert_eq!(rx.take_signals_counted().count(s), 1);
+}
+
+#[test]
+fn counts_off_every_signal_taken_counts_one() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    for _ in 0..5 {
+        tx.raise(sig(2)).unwrap();
+    }
+    let taken = rx.take_signals_counted();
+    assert_eq!(
+        (taken.signals(), taken.count(sig(2))),
+        (SignalSet::from(sig(2)), 1)
+    );
+    assert_eq!(taken.count(sig(3)), 0);
+    assert!(format!("{:?}", eventsig::builder()).contains("overrun_counts: false"));
+}
+
+/// Drops on a classified channel with counts: the count of a class is the
+/// number of its events dropped since the last take.
+#[test]
+fn counts_of_a_class_are_its_drops() {
+    let (mut tx, mut rx) = eventsig::builder()
+        .capacity(2)
+        .overrun_counts(true)
+        .build_classified(|v: &u32| Some(sig(v % 2)))
+        .unwrap();
+    for v in 0..12 {
+        let _ = tx.send(v); // 0 and 1 accepted; 5 even and 5 odd dropped
+    }
+    let taken = rx.take_signals_counted();
+    assert_eq!((taken.count(sig(0)), taken.count(sig(1))), (5, 5));
+    assert_eq!(rx.overflow().map(|o| o.lost()), Some(10));
+}
+
+/// Raisers on several threads while the consumer takes with counts: every
+/// raise is counted by exactly one take (the sum is the number of raises),
+/// and a signal reported counts at least 1.
+#[test]
+fn counts_threads_every_raise_is_counted_exactly_once() {
+    const THREADS: u32 = 4;
+    let per_thread = scaled(50_000, 100) as u64;
+    let (tx, mut rx) = counted();
+    let start = Arc::new(Barrier::new(THREADS as usize + 1));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let raiser = tx.raiser();
+            let start = Arc::clone(&start);
+            thread::spawn(move || {
+                start.wait();
+                for i in 0..per_thread {
+                    // A signal of its own and one shared by all threads.
+                    raiser.raise(sig(t)).unwrap();
+                    if i % 2 == 0 {
+                        raiser.raise(sig(40)).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut totals = [0u64; 64];
+    let mut takes = 0u64;
+    let mut add = |taken: eventsig::SignalCounts| {
+        for (s, n) in taken.iter() {
+            assert!(n >= 1, "{s:?} reported with count {n}");
+            totals[s.number() as usize] += u64::from(n);
+        }
+        for n in 0..64 {
+            assert_eq!(taken.count(sig(n)) > 0, taken.signals().contains(sig(n)));
+        }
+    };
+    start.wait();
+    while handles.iter().any(|h| !h.is_finished()) {
+        add(rx.take_signals_counted());
+        takes += 1;
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    add(rx.take_signals_counted());
+    for t in 0..THREADS {
+        assert_eq!(totals[t as usize], per_thread, "signal {t}");
+    }
+    assert_eq!(totals[40], u64::from(THREADS) * per_thread.div_ceil(2));
+    assert!(takes > 0);
+    assert!(rx.take_signals_counted().is_empty());
+}
+
+/// With counts, merged raises on a parked receiver still make no syscall:
+/// one eventfd write per sleep (S10), and the fd wakes it (S9).
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn counts_merged_raises_ring_once_per_sleep() {
+    let (tx, mut rx) = counted();
+    rx.set_wait_spin(false);
+    let raiser = tx.raiser();
+    let waiter = thread::spawn(move || {
+        assert!(rx.wait(Some(Duration::from_secs(10))).unwrap());
+        rx
+    });
+    // Raise from here until the receiver is woken: a raise before it parked
+    // also counts, and `wait` returns for it at once.
+    let s = sig(12);
+    let mut raises = 0u32;
+    while !waiter.is_finished() {
+        raiser.raise(s).unwrap();
+        raises += 1;
+        thread::yield_now();
+    }
+    let mut rx = waiter.join().unwrap();
+    assert!(rx.stats().doorbell_writes <= 1, "{:?}", rx.stats());
+    assert_eq!(rx.take_signals_counted().count(s), raises);
+    drop(tx);
+}
