@@ -12,6 +12,10 @@
 //! busy-polls and never hands out its fd never parks, so its producers never
 //! make a syscall. Taking signals never parks or unparks.
 //!
+//! A raise of a [blocked](Receiver::block) signal never rings (see
+//! `mask.rs`); the park's re-check ignores blocked signals, and unblocking
+//! parks again a receiver parked for an epoll caller.
+//!
 //! A drain of an exposed receiver that yielded something does not park: the
 //! consumer is busy, and parking costs a heavy barrier and invites producers
 //! to write. It writes the fd itself instead (one `write(2)` by the consumer,
@@ -32,6 +36,7 @@ use crate::barrier::Barrier;
 use crate::classes::{Classifier, LostClasses};
 use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
+use crate::mask::BlockedMask;
 use crate::overrun::{OverrunCounts, SignalCounts};
 use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
 use crate::signals::{PendingSignals, Signal, SignalSet};
@@ -41,6 +46,10 @@ use crate::sync::{Arc, AtomicBool, AtomicUsize, Bell, Ordering};
 /// State shared by every handle of one channel.
 struct Shared {
     signals: CachePadded<PendingSignals>,
+    /// The receiver's blocked signals, for raisers (see `mask.rs`).
+    blocked: BlockedMask,
+    /// The doorbell's barrier mode, for the raisers' look at the mask.
+    barrier: Barrier,
     doorbell: Doorbell,
     /// Read on every send and raise, written once: kept apart from the
     /// counters below.
@@ -60,8 +69,14 @@ impl Shared {
         if !self.receiver_alive.load(Ordering::Relaxed) {
             return Err(RaiseError::Closed);
         }
-        if self.make_pending(signal) {
-            self.doorbell.ring_if_parked();
+        let mode = self.blocked.mode();
+        if mode == 0 {
+            // The plain path: no counts kept, nothing blocked.
+            if self.signals.raise(signal) {
+                self.doorbell.ring_if_parked();
+            }
+        } else {
+            self.raise_in_mode(signal, mode);
         }
         // A raise that found its signal pending needs no wake-up check: the
         // raise that made it pending published it before its own check, so
@@ -69,6 +84,15 @@ impl Shared {
         // (With overrun counts, one that merged into a take in progress is
         // reported by that take.)
         Ok(())
+    }
+
+    /// `raise` on a channel that keeps counts or has signals blocked.
+    #[inline(never)]
+    fn raise_in_mode(&self, signal: Signal, mode: u64) {
+        if self.make_pending(signal) {
+            self.blocked
+                .ring_unless_blocked(mode, signal, self.barrier, &self.doorbell);
+        }
     }
 
     /// Makes `signal` pending, counting the raise if counts are kept;
@@ -83,11 +107,12 @@ impl Shared {
         }
     }
 
-    /// Takes the pending signals; with counts kept, the counts of those
-    /// taken go to `report` (or are dropped), as the protocol requires of
-    /// every take.
-    fn take(&self, report: Option<&mut SignalCounts>) -> SignalSet {
-        let taken = self.signals.take();
+    /// Takes the pending signals not in `blocked`; with counts kept, the
+    /// counts of those taken go to `report` (or are dropped), as the
+    /// protocol requires of every take.
+    #[inline]
+    fn take(&self, blocked: SignalSet, report: Option<&mut SignalCounts>) -> SignalSet {
+        let taken = self.signals.take_unblocked(blocked);
         match (&self.counts, report) {
             (None, None) => {}
             (Some(counts), None) => taken.iter().for_each(|s| {
@@ -194,9 +219,12 @@ pub(crate) fn build_with<T>(
         Some(bell) => bell,
         None => Bell::new()?,
     };
+    let barrier = Barrier::detect();
     let shared = Arc::new(Shared {
         signals: CachePadded::new(PendingSignals::new()),
-        doorbell: Doorbell::new(bell, Barrier::detect()),
+        blocked: BlockedMask::new(extras.overrun_counts),
+        barrier,
+        doorbell: Doorbell::new(bell, barrier),
         receiver_alive: CachePadded::new(AtomicBool::new(true)),
         producers: AtomicUsize::new(1),
         classes: extras
@@ -221,6 +249,7 @@ pub(crate) fn build_with<T>(
         closed_rung: Cell::new(false),
         self_rings: Cell::new(0),
         signals_taken: 0,
+        blocked: SignalSet::EMPTY,
         acked_drops: 0,
         spin,
         parks: Cell::new(0),
@@ -414,9 +443,11 @@ impl<T> fmt::Debug for Sender<T> {
 /// the channel a coalescing self-pipe: a handler for `SIGTERM` or `SIGHUP`
 /// raises a [`Signal`], and the receiver learns of it on its eventfd like of
 /// any other raise. The path is lock-free atomic operations only (a load, a
-/// `fetch_or`, a fence, a load of the park flag, and for a parked receiver a
-/// swap of the flag and a counter increment), then at most one `write(2)`,
-/// which `signal-safety(7)` lists as safe.
+/// `fetch_or` (with [overrun counts](crate::Builder::overrun_counts) a
+/// `fetch_add` before it), a load of the blocked mask, a fence, a load of
+/// the park flag, and for a parked receiver a swap of the flag and a counter
+/// increment), then at most one `write(2)`, which `signal-safety(7)` lists
+/// as safe.
 /// It takes no lock, allocates nothing, and leaves `errno` as it found it
 /// (see [`EventFd::notify`](crate::EventFd::notify)).
 ///
@@ -627,6 +658,8 @@ pub struct Receiver<T> {
     self_rings: Cell<u64>,
     /// Signals reported by `take_signals` so far.
     signals_taken: u64,
+    /// The blocked signals; published for raisers in `Shared::blocked`.
+    blocked: SignalSet,
     acked_drops: u64,
     /// Spin briefly in `wait` before parking.
     spin: bool,
@@ -647,7 +680,7 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn take_signals(&mut self) -> SignalSet {
-        let taken = self.shared.take(None);
+        let taken = self.shared.take(self.blocked, None);
         self.signals_taken += taken.len() as u64;
         taken
     }
@@ -681,7 +714,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn take_signals_counted(&mut self) -> SignalCounts {
         let mut report = SignalCounts::EMPTY;
-        let taken = self.shared.take(Some(&mut report));
+        let taken = self.shared.take(self.blocked, Some(&mut report));
         self.signals_taken += taken.len() as u64;
         report
     }
@@ -697,7 +730,91 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn pending_signals(&self) -> SignalSet {
-        self.shared.signals.peek()
+        self.shared.signals.peek() - self.blocked
+    }
+
+    /// Blocks the signals in `set`, as `sigprocmask(SIG_BLOCK)` does: raised
+    /// while blocked they stay pending, but do not wake the receiver (a
+    /// raise of a blocked signal makes no syscall) and are not reported by
+    /// the takes or [`pending_signals`](Receiver::pending_signals) until they
+    /// are [unblocked](Receiver::unblock). Blocking a signal that is pending
+    /// keeps it pending. Raises merge as usual; overrun counts and values
+    /// keep accumulating.
+    ///
+    /// A raise racing with `block` may still wake the receiver once (a
+    /// spurious wake-up). Events, gaps and the close are not affected.
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// let (tick, stop) = (Signal::new(1)?, Signal::new(2)?);
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// rx.block(SignalSet::from(tick));
+    /// tx.raise(tick)?;
+    /// tx.raise(stop)?;
+    /// assert_eq!(rx.take_signals(), SignalSet::from(stop)); // tick stays pending
+    /// rx.unblock(SignalSet::from(tick));
+    /// assert_eq!(rx.take_signals(), SignalSet::from(tick));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn block(&mut self, set: SignalSet) {
+        self.blocked |= set;
+        self.shared.blocked.store(self.blocked);
+    }
+
+    /// Unblocks the signals in `set` (`sigprocmask(SIG_UNBLOCK)`). Those
+    /// pending become visible at once: [`wait`](Receiver::wait) returns for
+    /// them, and if the fd was handed out it becomes readable, as for a
+    /// raise. A raise racing with the unblock is not lost either.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use eventsig::{Signal, SignalSet};
+    /// let s = Signal::new(7)?;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// rx.block(SignalSet::from(s));
+    /// tx.raise(s)?;
+    /// assert!(!rx.wait(Some(Duration::from_millis(1)))?); // blocked: no wake-up
+    /// rx.unblock(SignalSet::ALL);
+    /// assert!(rx.wait(Some(Duration::ZERO))?);            // pending, now visible
+    /// assert_eq!(rx.pending_signals(), SignalSet::from(s));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unblock(&mut self, set: SignalSet) {
+        let unblocked = self.blocked & set;
+        if unblocked.is_empty() {
+            return;
+        }
+        self.blocked = self.blocked - set;
+        self.shared.blocked.store(self.blocked);
+        if self.armed.get() {
+            // Parked for an epoll caller, which may go back to sleep on the
+            // fd without parking again: park again now, so that the re-check
+            // (after the park's barrier) sees a signal raised while blocked,
+            // and a raise racing with the store above sees either the new
+            // mask or our re-check sees it (see `mask.rs`).
+            self.wake();
+            self.arm();
+        } else if self.exposed.get() && !(self.shared.signals.peek() & unblocked).is_empty() {
+            // Awake with the fd handed out: make it readable for the signals
+            // now visible. (A receiver that may sleep parks first, which
+            // covers the raises racing with the store.)
+            self.keep_readable();
+        }
+    }
+
+    /// The blocked signals.
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// let (_tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// assert!(rx.blocked().is_empty());
+    /// rx.block(SignalSet::from_bits(0b110));
+    /// rx.unblock(SignalSet::from(Signal::new(1)?));
+    /// assert_eq!(rx.blocked(), SignalSet::from(Signal::new(2)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn blocked(&self) -> SignalSet {
+        self.blocked
     }
 
     /// The next event or gap marker.
@@ -841,7 +958,8 @@ impl<T> Receiver<T> {
 
     /// Blocks until a signal, an event, a gap or the close is pending, or
     /// `timeout` passes (`None`: no timeout). Returns `true` when something is
-    /// pending or the channel is closed, `false` on timeout.
+    /// pending or the channel is closed, `false` on timeout. A
+    /// [blocked](Receiver::block) signal does not count as pending.
     ///
     /// Parks on the eventfd (`poll(2)`); producers write it once per sleep.
     ///
@@ -976,7 +1094,7 @@ impl<T> Receiver<T> {
         Stats {
             // Each raise that made a signal pending is either taken or
             // pending now: counted here, at no cost to the raisers.
-            raised: self.signals_taken + self.pending_signals().len() as u64,
+            raised: self.signals_taken + self.shared.signals.peek().len() as u64,
             sent: self.ring.attempts(),
             dropped: self.ring.dropped(),
             delivered: self.ring.taken(),
@@ -986,9 +1104,12 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// Whether anything is pending: a signal, an event, a gap, or the close.
+    /// Whether anything is pending: an unblocked signal, an event, a gap, or
+    /// the close.
     fn ready(&self) -> bool {
-        !self.shared.signals.peek().is_empty() || self.ring.has_pending() || self.shared.closed()
+        !(self.shared.signals.peek() - self.blocked).is_empty()
+            || self.ring.has_pending()
+            || self.shared.closed()
     }
 
     fn park(&self) {
@@ -1145,6 +1266,7 @@ impl<T> fmt::Debug for Receiver<T> {
         f.debug_struct("Receiver")
             .field("ring", &self.ring)
             .field("pending_signals", &self.pending_signals())
+            .field("blocked", &self.blocked)
             .field("closed", &self.is_closed())
             .field("overflow", &self.overflow())
             .finish_non_exhaustive()

@@ -102,6 +102,7 @@ mod classes;
 mod doorbell;
 mod error;
 pub mod eventfd;
+mod mask;
 mod overrun;
 pub mod ring;
 pub mod signals;

@@ -361,3 +361,33 @@ fn s04_counted_raises_and_takes_allocate_nothing() {
     // taken stands for the two raises of one round.
     assert_eq!(total, 2 * rounds, "every raise counted");
 }
+
+/// The blocked mask: block, raise blocked and unblocked signals, take,
+/// unblock (also on a parked receiver, which parks again).
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn s04_block_unblock_and_masked_takes_allocate_nothing() {
+    let (tx, mut rx) = eventsig::channel::<u64>(4).unwrap();
+    let raiser = tx.raiser();
+    let fd = rx.as_raw_fd(); // parks: unblock then parks again
+    let rounds = scaled(1_000, 50) as u64;
+    let (n, taken) = allocations_in(|| {
+        let mut taken = 0u64;
+        for i in 0..rounds {
+            let s = sig((i % 64) as u32);
+            rx.block(SignalSet::from(s));
+            raiser.raise(s).unwrap();
+            tx.raise(sig(((i + 1) % 64) as u32)).unwrap();
+            taken += rx.take_signals().len() as u64;
+            black_box(rx.pending_signals());
+            black_box(rx.wait(Some(Duration::ZERO)).unwrap());
+            rx.unblock(SignalSet::from(s));
+            taken += rx.take_signals().len() as u64;
+            black_box(rx.blocked());
+        }
+        taken
+    });
+    assert_eq!(n, 0, "{n} allocations on the mask paths");
+    assert_eq!(taken, 2 * rounds);
+    assert!(fd >= 0);
+}

@@ -435,3 +435,63 @@ fn overrun_counts_count_every_raise_once() {
         drop(tx);
     });
 }
+
+/// (j) The blocked mask: a raise of a blocked signal races with the
+/// receiver unblocking it and then blocking in `wait`. Either the raise
+/// sees the unblock (and rings) or the park's re-check sees the raise: the
+/// receiver wakes (a lost wake-up deadlocks) and takes the signal. A raise
+/// of a signal still blocked wakes nobody, so the blocked one raised too
+/// must not be what `wait` returns for.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn unblock_racing_with_a_raise_wakes_a_waiting_receiver() {
+    loom::model(|| {
+        let (tx, mut rx) = channel::<u32>(1).unwrap();
+        rx.block(eventsig::SignalSet::from(sig(1)) | sig(2));
+        let raiser = tx.raiser();
+        let producer = thread::spawn(move || {
+            raiser.raise(sig(2)).unwrap(); // stays blocked
+            raiser.raise(sig(1)).unwrap();
+            raiser
+        });
+        rx.unblock(eventsig::SignalSet::from(sig(1)));
+        let mut seen = eventsig::SignalSet::EMPTY;
+        while !seen.contains(sig(1)) {
+            assert!(rx.wait(None).unwrap());
+            seen |= rx.take_signals();
+        }
+        assert_eq!(seen, eventsig::SignalSet::from(sig(1)), "sig 2 is blocked");
+        drop(producer.join().unwrap());
+        rx.unblock(eventsig::SignalSet::ALL);
+        assert_eq!(rx.take_signals(), eventsig::SignalSet::from(sig(2)));
+        drop(tx);
+    });
+}
+
+/// (j) The same race on the epoll path: the receiver is parked for an epoll
+/// caller (its fd handed out) when it unblocks, and then sleeps on the fd
+/// without parking again. `unblock` must park again, or a raise that saw
+/// the old mask is stranded (loom reports the sleep as a deadlock).
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn unblock_racing_with_a_raise_wakes_an_epoll_consumer() {
+    loom::model(|| {
+        let (tx, mut rx) = channel::<u32>(1).unwrap();
+        rx.block(eventsig::SignalSet::from(sig(1)));
+        rx.loom_expose(); // parks
+        let raiser = tx.raiser();
+        let producer = thread::spawn(move || {
+            raiser.raise(sig(1)).unwrap();
+            raiser
+        });
+        rx.unblock(eventsig::SignalSet::from(sig(1)));
+        let mut seen = eventsig::SignalSet::EMPTY;
+        while !seen.contains(sig(1)) {
+            rx.loom_sleep_on_fd();
+            seen |= rx.take_signals();
+            rx.drain().for_each(drop); // the epoll loop: take, drain (parks)
+        }
+        drop(producer.join().unwrap());
+        drop(tx);
+    });
+}

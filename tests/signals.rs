@@ -961,3 +961,197 @@ fn counts_merged_raises_ring_once_per_sleep() {
     assert_eq!(rx.take_signals_counted().count(s), raises);
     drop(tx);
 }
+
+// ---------------------------------------------------------------------------
+// The blocked-signal mask (`Receiver::block`, `unblock`, `blocked`).
+// ---------------------------------------------------------------------------
+
+/// Whether `fd` is readable now (`poll(2)`, no wait).
+#[cfg(not(miri))]
+fn fd_readable(fd: std::os::fd::RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
+    n == 1
+}
+
+#[test]
+fn mask_blocked_signals_stay_pending_unreported_until_unblocked() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let (a, b, c) = (sig(1), sig(2), sig(63));
+    rx.block(SignalSet::from(a) | c);
+    assert_eq!(rx.blocked(), SignalSet::from(a) | c);
+    for _ in 0..3 {
+        tx.raise(a).unwrap();
+        tx.raise(b).unwrap();
+    }
+    assert_eq!(rx.pending_signals(), SignalSet::from(b));
+    assert_eq!(rx.take_signals(), SignalSet::from(b));
+    assert!(rx.take_signals().is_empty(), "a stays pending, unreported");
+    assert!(rx.take_signals_counted().is_empty());
+    assert_eq!(rx.stats().raised, 2, "the blocked raise made a pending");
+    // Unblocking some of the mask; a blocked signal never raised is no news.
+    rx.unblock(SignalSet::from(a) | b);
+    assert_eq!(rx.blocked(), SignalSet::from(c));
+    assert_eq!(rx.pending_signals(), SignalSet::from(a));
+    assert_eq!(
+        rx.take_signals(),
+        SignalSet::from(a),
+        "merged while blocked (S2)"
+    );
+    // Blocking a pending signal hides it until it is unblocked (S1).
+    tx.raise(b).unwrap();
+    rx.block(SignalSet::from(b));
+    assert!(rx.take_signals().is_empty());
+    rx.unblock(SignalSet::ALL);
+    assert!(rx.blocked().is_empty());
+    assert_eq!(rx.take_signals(), SignalSet::from(b));
+    assert!(format!("{rx:?}").contains("blocked: {}"));
+}
+
+/// A raise of a blocked signal on a parked receiver writes nothing: the fd
+/// stays quiet and `wait` times out; an unblocked one rings as usual.
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn mask_a_blocked_raise_makes_no_syscall_and_does_not_wake() {
+    use std::os::fd::AsRawFd;
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let s = sig(6);
+    rx.block(SignalSet::from(s));
+    let fd = rx.as_raw_fd(); // parks for an epoll caller
+    let raiser = tx.raiser();
+    thread::spawn(move || {
+        for _ in 0..100 {
+            raiser.raise(s).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        rx.stats().doorbell_writes,
+        0,
+        "no write for a blocked signal"
+    );
+    assert!(!fd_readable(fd));
+    assert!(!rx.wait(Some(Duration::from_millis(5))).unwrap());
+    // An unblocked signal still rings the parked receiver.
+    tx.raise(sig(7)).unwrap();
+    assert_eq!(rx.stats().doorbell_writes, 1);
+    assert!(fd_readable(fd));
+    assert_eq!(rx.take_signals(), SignalSet::from(sig(7)));
+}
+
+/// Unblocking a pending signal makes the fd readable, whether the receiver
+/// was parked for epoll (it parks again) or awake with the fd handed out.
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn mask_unblocking_a_pending_signal_makes_the_fd_readable() {
+    use std::os::fd::AsRawFd;
+    let (mut tx, mut rx) = eventsig::channel::<u32>(4).unwrap();
+    let s = sig(6);
+    rx.block(SignalSet::from(s));
+    let fd = rx.as_raw_fd();
+    tx.raise(s).unwrap();
+    assert_eq!(rx.drain().count(), 0); // empty: parked again
+    assert!(!fd_readable(fd));
+    rx.unblock(SignalSet::from(s));
+    assert!(fd_readable(fd), "parked receiver: unblock rings");
+    assert_eq!(rx.take_signals(), SignalSet::from(s));
+    assert_eq!(rx.drain().count(), 0); // the fd is read and parked again
+    assert!(!fd_readable(fd));
+
+    // Awake, fd handed out, not parked: a try_recv that got an event.
+    rx.block(SignalSet::from(s));
+    tx.raise(s).unwrap();
+    tx.send(1).unwrap();
+    assert_eq!(rx.try_recv(), Ok(Delivery::Event(1)));
+    assert!(!fd_readable(fd));
+    rx.unblock(SignalSet::from(s));
+    assert!(
+        fd_readable(fd),
+        "awake receiver: unblock makes the fd readable"
+    );
+    assert_eq!(rx.take_signals(), SignalSet::from(s));
+
+    // Unblocking what is not pending makes no noise.
+    assert_eq!(rx.drain().count(), 0);
+    assert!(!fd_readable(fd));
+    rx.block(SignalSet::from(s));
+    rx.unblock(SignalSet::from(s));
+    assert!(!fd_readable(fd));
+}
+
+/// `wait` ignores blocked signals and returns once they are unblocked.
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn mask_wait_ignores_blocked_signals() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let s = sig(40);
+    rx.block(SignalSet::from(s));
+    tx.raise(s).unwrap();
+    assert!(!rx.wait(Some(Duration::from_millis(5))).unwrap());
+    assert!(!rx.wait(Some(Duration::ZERO)).unwrap());
+    rx.unblock(SignalSet::from(s));
+    assert!(rx.wait(Some(Duration::ZERO)).unwrap());
+    assert!(rx.wait(Some(Duration::from_secs(10))).unwrap());
+    assert_eq!(rx.take_signals(), SignalSet::from(s));
+}
+
+/// The race of a raise against an unblock, with real threads, both for a
+/// receiver that then blocks in `wait` and for one parked for epoll that
+/// then sleeps in `poll(2)` on its fd: the raise is never lost, and the
+/// sleep ends.
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn mask_a_raise_racing_with_unblock_is_never_lost() {
+    use std::os::fd::AsRawFd;
+    for exposed in [false, true] {
+        let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+        rx.set_wait_spin(false);
+        let fd = exposed.then(|| rx.as_raw_fd());
+        let s = sig(3);
+        let rounds = scaled(2_000, 10);
+        let go = Arc::new(Barrier::new(2));
+        let raiser = tx.raiser();
+        let producer = {
+            let go = Arc::clone(&go);
+            thread::spawn(move || {
+                for _ in 0..rounds {
+                    go.wait();
+                    raiser.raise(s).unwrap();
+                    go.wait();
+                }
+            })
+        };
+        for round in 0..rounds {
+            rx.block(SignalSet::from(s));
+            if fd.is_some() {
+                assert_eq!(rx.drain().count(), 0); // parked for epoll
+            }
+            go.wait();
+            rx.unblock(SignalSet::from(s));
+            let woke = match fd {
+                None => rx.wait(Some(Duration::from_secs(10))).unwrap(),
+                Some(fd) => {
+                    let mut pfd = libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd; 10 s at most.
+                    unsafe { libc::poll(&mut pfd, 1, 10_000) == 1 }
+                }
+            };
+            assert!(woke, "round {round} (exposed: {exposed}): a lost wake-up");
+            go.wait();
+            assert_eq!(rx.take_signals(), SignalSet::from(s), "round {round}");
+        }
+        producer.join().unwrap();
+        drop(tx);
+    }
+}
