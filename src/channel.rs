@@ -42,6 +42,7 @@ use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
 use crate::signals::{PendingSignals, Signal, SignalSet};
 use crate::stats::Stats;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Bell, Ordering};
+use crate::values::ValueSlots;
 
 /// State shared by every handle of one channel.
 struct Shared {
@@ -60,6 +61,8 @@ struct Shared {
     classes: Option<Box<LostClasses>>,
     /// Per-signal raise counters, on a channel that keeps overrun counts.
     counts: Option<Box<OverrunCounts>>,
+    /// The latest value of each signal (see `values.rs`).
+    values: ValueSlots,
 }
 
 impl Shared {
@@ -69,6 +72,25 @@ impl Shared {
         if !self.receiver_alive.load(Ordering::Relaxed) {
             return Err(RaiseError::Closed);
         }
+        self.publish_raise(signal);
+        Ok(())
+    }
+
+    /// `raise` carrying `value`: the value is stored first, then published
+    /// by the raise (see `values.rs`).
+    fn raise_with(&self, signal: Signal, value: u64) -> Result<(), RaiseError> {
+        // Relaxed: a hint, as in `raise`.
+        if !self.receiver_alive.load(Ordering::Relaxed) {
+            return Err(RaiseError::Closed);
+        }
+        self.values.store(signal, value);
+        self.publish_raise(signal);
+        Ok(())
+    }
+
+    /// The raise proper, for a live receiver.
+    #[inline(always)]
+    fn publish_raise(&self, signal: Signal) {
         let mode = self.blocked.mode();
         if mode == 0 {
             // The plain path: no counts kept, nothing blocked.
@@ -83,7 +105,6 @@ impl Shared {
         // either the receiver's re-check sees the bit or that raise rings.
         // (With overrun counts, one that merged into a take in progress is
         // reported by that take.)
-        Ok(())
     }
 
     /// `raise` on a channel that keeps counts or has signals blocked.
@@ -234,6 +255,7 @@ pub(crate) fn build_with<T>(
         counts: extras
             .overrun_counts
             .then(|| Box::new(OverrunCounts::new())),
+        values: ValueSlots::new(),
     });
     let sender = Sender {
         ring: producer,
@@ -374,6 +396,27 @@ impl<T> Sender<T> {
     /// ```
     pub fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
         self.shared.raise(signal)
+    }
+
+    /// Raises `signal` with `value` as its latest value, like
+    /// [`Raiser::raise_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`RaiseError::Closed`] once the receiver is gone.
+    ///
+    /// ```
+    /// # use eventsig::Signal;
+    /// let balloon = Signal::new(4)?;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// tx.raise_with(balloon, 512)?;
+    /// let mut values = [None; 64];
+    /// rx.take_signals_with(&mut values);
+    /// assert_eq!(values[4], Some(512));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn raise_with(&self, signal: Signal, value: u64) -> Result<(), RaiseError> {
+        self.shared.raise_with(signal, value)
     }
 
     /// A new [`Raiser`] for this channel. The channel closes for the receiver
@@ -540,6 +583,39 @@ impl Raiser {
     pub fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
         self.shared.raise(signal)
     }
+
+    /// Stores `value` as `signal`'s latest value, then raises `signal`: the
+    /// receiver gets the value with the signal
+    /// ([`Receiver::take_signals_with`]). Raises merge as with
+    /// [`raise`](Raiser::raise), and the last value stored wins, as QEMU
+    /// keeps only the latest state of a throttled event ("balloon at 512
+    /// MiB" replaces "balloon at 768 MiB"). A value is never torn, and a take
+    /// never returns a value older than the raise that made the signal
+    /// pending. Any number of raisers may raise with values at once.
+    ///
+    /// Async-signal-safe like [`raise`](Raiser::raise): one more atomic store
+    /// (and, the first time a signal gets a value, a `fetch_or`).
+    ///
+    /// # Errors
+    ///
+    /// [`RaiseError::Closed`] once the receiver is gone.
+    ///
+    /// ```
+    /// use eventsig::Signal;
+    /// let balloon = Signal::new(4)?;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// let raiser = tx.raiser();
+    /// raiser.raise_with(balloon, 768)?;
+    /// raiser.raise_with(balloon, 512)?; // merges; the last value wins
+    /// let mut values = [None; 64];
+    /// let taken = rx.take_signals_with(&mut values);
+    /// assert!(taken.contains(balloon));
+    /// assert_eq!(values[balloon.number() as usize], Some(512));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn raise_with(&self, signal: Signal, value: u64) -> Result<(), RaiseError> {
+        self.shared.raise_with(signal, value)
+    }
 }
 
 impl Clone for Raiser {
@@ -682,6 +758,38 @@ impl<T> Receiver<T> {
     pub fn take_signals(&mut self) -> SignalSet {
         let taken = self.shared.take(self.blocked, None);
         self.signals_taken += taken.len() as u64;
+        taken
+    }
+
+    /// Takes every pending signal, as [`take_signals`](Receiver::take_signals),
+    /// and writes the latest value of each signal taken into `values` (entry
+    /// `n` for signal `n`): the value of the last
+    /// [`raise_with`](Raiser::raise_with) of that signal, or `None` if it was
+    /// never raised with a value. A plain raise leaves the latest value as it
+    /// was. Entries of signals not taken are left as they are, so `values`
+    /// can be the consumer's table of latest values.
+    ///
+    /// The value is never older than the raise that made the signal pending;
+    /// a raise racing with the take may already show its value, and then
+    /// makes the signal pending again for the next take (which reports the
+    /// same value or a later one).
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// let (balloon, stopped) = (Signal::new(4)?, Signal::new(3)?);
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// tx.raise_with(balloon, 1024)?;
+    /// tx.raise(stopped)?;
+    /// let mut values = [None; 64];
+    /// let taken = rx.take_signals_with(&mut values);
+    /// assert_eq!(taken, SignalSet::from(balloon) | stopped);
+    /// assert_eq!((values[4], values[3]), (Some(1024), None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take_signals_with(&mut self, values: &mut [Option<u64>; 64]) -> SignalSet {
+        let taken = self.take_signals();
+        // After the take's Acquire read-modify-writes (see `values.rs`).
+        self.shared.values.read_into(taken, values);
         taken
     }
 

@@ -110,6 +110,7 @@ mod stats;
 mod sync;
 #[cfg(all(feature = "tokio", not(eventsig_loom)))]
 pub mod tokio;
+mod values;
 
 pub use builder::{builder, Builder};
 pub use channel::{channel, Drain, Overflow, Raiser, Receiver, Sender};

@@ -391,3 +391,35 @@ fn s04_block_unblock_and_masked_takes_allocate_nothing() {
     assert_eq!(taken, 2 * rounds);
     assert!(fd >= 0);
 }
+
+/// Latest values: raises with values from two handles, takes with values.
+#[test]
+fn s04_raise_with_and_take_with_values_allocate_nothing() {
+    let (tx, mut rx) = eventsig::channel::<u64>(4).unwrap();
+    let raiser = tx.raiser();
+    let rounds = scaled(10_000, 200) as u64;
+    let mut values = [None; 64];
+    let (n, (taken, last)) = allocations_in(|| {
+        let mut taken = 0u64;
+        for i in 0..rounds {
+            let s = sig((i % 64) as u32);
+            tx.raise_with(s, i).unwrap();
+            raiser.raise_with(s, i + 1).unwrap();
+            if i % 5 == 0 {
+                taken += rx.take_signals_with(&mut values).len() as u64;
+            }
+        }
+        taken += rx.take_signals_with(&mut values).len() as u64;
+        (taken, values[((rounds - 1) % 64) as usize])
+    });
+    assert_eq!(n, 0, "{n} allocations on the value paths");
+    assert_eq!(
+        taken, rounds,
+        "one report per round (takes come often enough)"
+    );
+    assert_eq!(
+        last,
+        Some(rounds),
+        "the last value of the last signal raised"
+    );
+}

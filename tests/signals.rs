@@ -1155,3 +1155,149 @@ fn mask_a_raise_racing_with_unblock_is_never_lost() {
         drop(tx);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Latest-value slots (`raise_with`, `Receiver::take_signals_with`).
+// ---------------------------------------------------------------------------
+
+#[test]
+fn values_the_last_value_comes_with_the_signal() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let raiser = tx.raiser();
+    let (balloon, stopped, idle) = (sig(4), sig(3), sig(20));
+    let mut values = [None; 64];
+    values[idle.number() as usize] = Some(99);
+    raiser.raise_with(balloon, 768).unwrap();
+    tx.raise_with(balloon, 512).unwrap();
+    tx.raise(stopped).unwrap();
+    let taken = rx.take_signals_with(&mut values);
+    assert_eq!(taken, SignalSet::from(balloon) | stopped, "merged (S2)");
+    assert_eq!(values[4], Some(512), "the last value wins");
+    assert_eq!(values[3], None, "never raised with a value");
+    assert_eq!(
+        values[20],
+        Some(99),
+        "entries not taken are left as they are"
+    );
+    // A plain raise keeps the latest value; a later value replaces it.
+    tx.raise(balloon).unwrap();
+    values[4] = None;
+    assert_eq!(rx.take_signals_with(&mut values), SignalSet::from(balloon));
+    assert_eq!(values[4], Some(512));
+    raiser.raise_with(balloon, 0).unwrap();
+    raiser.raise_with(stopped, u64::MAX).unwrap();
+    rx.take_signals_with(&mut values);
+    assert_eq!((values[4], values[3]), (Some(0), Some(u64::MAX)));
+    // Nothing pending: nothing written.
+    let before = values;
+    assert!(rx.take_signals_with(&mut values).is_empty());
+    assert_eq!(values, before);
+    // Stats and the other takes see the raises as usual.
+    raiser.raise_with(balloon, 1).unwrap();
+    assert_eq!(rx.take_signals(), SignalSet::from(balloon));
+    assert_eq!(rx.stats().raised, 6);
+}
+
+#[test]
+fn values_with_the_mask_and_with_counts() {
+    // Blocked: the values keep coming, the last one is reported on unblock.
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let s = sig(9);
+    rx.block(SignalSet::from(s));
+    for v in 1..=5 {
+        tx.raise_with(s, v).unwrap();
+    }
+    let mut values = [None; 64];
+    assert!(rx.take_signals_with(&mut values).is_empty());
+    assert_eq!(values[9], None);
+    rx.unblock(SignalSet::from(s));
+    assert_eq!(rx.take_signals_with(&mut values), SignalSet::from(s));
+    assert_eq!(values[9], Some(5));
+
+    // With counts: raise_with counts like raise; a merged raise's value is
+    // published by its count.
+    let (tx, mut rx) = counted();
+    for v in 10..13 {
+        tx.raise_with(s, v).unwrap();
+    }
+    assert_eq!(rx.take_signals_counted().count(s), 3);
+    for v in 20..23 {
+        tx.raise_with(s, v).unwrap();
+    }
+    assert_eq!(rx.take_signals_with(&mut values), SignalSet::from(s));
+    assert_eq!(values[9], Some(22));
+    tx.raise(s).unwrap();
+    assert_eq!(
+        rx.take_signals_counted().count(s),
+        1,
+        "reset by take_signals_with"
+    );
+}
+
+#[test]
+fn values_raise_with_after_the_receiver_is_gone_is_closed() {
+    let (tx, rx) = eventsig::channel::<()>(1).unwrap();
+    let raiser = tx.raiser();
+    drop(rx);
+    assert_eq!(tx.raise_with(sig(1), 1), Err(eventsig::RaiseError::Closed));
+    assert_eq!(
+        raiser.raise_with(sig(1), 1),
+        Err(eventsig::RaiseError::Closed)
+    );
+}
+
+/// One raiser raises a signal with increasing values while the consumer
+/// takes with values. `finished` is the last value whose `raise_with` had
+/// returned, read before each take. A take that reports the signal reports a
+/// value no older than that (so never older than the raise that made it
+/// pending); reported values never go back; and when a raise finished after
+/// the last report (its value is above the last reported one), the take
+/// must report the signal (the latest value is never stranded).
+#[test]
+fn values_are_never_older_than_the_raise_that_made_the_signal_pending() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let raiser = tx.raiser();
+    let s = sig(17);
+    let raises = scaled(200_000, 300) as u64;
+    let finished = Arc::new(AtomicU64::new(0));
+    let producer = {
+        let finished = Arc::clone(&finished);
+        thread::spawn(move || {
+            for v in 1..=raises {
+                raiser.raise_with(s, v).unwrap();
+                // Release: the raise happens before a consumer's Acquire
+                // load that reads `v`.
+                finished.store(v, Ordering::Release);
+            }
+        })
+    };
+    let mut values = [None; 64];
+    let mut last = 0u64;
+    let mut reports = 0u64;
+    let mut check = |rx: &mut eventsig::Receiver<()>, last: &mut u64| {
+        // Acquire: pairs with the producer's Release store.
+        let done = finished.load(Ordering::Acquire);
+        let taken = rx.take_signals_with(&mut values);
+        if taken.contains(s) {
+            let v = values[17].expect("raised with a value");
+            assert!(v >= done, "value {v}, but raise {done} had finished");
+            assert!(v >= *last, "value {v} after {last}");
+            *last = v;
+            reports += 1;
+        } else {
+            assert!(
+                done <= *last,
+                "raise {done} finished after the last report ({last}) but \
+                 the take did not report the signal"
+            );
+        }
+    };
+    while !producer.is_finished() {
+        check(&mut rx, &mut last);
+    }
+    producer.join().unwrap();
+    check(&mut rx, &mut last);
+    assert_eq!(last, raises, "the last value reached the consumer");
+    assert!(reports > 0);
+    drop(tx);
+}
