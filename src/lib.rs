@@ -67,6 +67,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Beyond what the kernel offers
+//!
+//! - **per-class fallback on overflow**: a channel built with a classifier
+//!   ([`Builder::build_classified`]) raises the class of each dropped event,
+//!   and [`Overflow::classes`] says which state to re-poll, not all of it;
+//! - **blocked signals** ([`Receiver::block`], [`Receiver::unblock`]):
+//!   `sigprocmask` for a channel, a blocked raise makes no syscall;
+//! - **latest values** ([`Raiser::raise_with`],
+//!   [`Receiver::take_signals_with`]): a signal carries its latest `u64`;
+//! - **overrun counts** ([`Builder::overrun_counts`],
+//!   [`Receiver::take_signals_counted`]): how many raises merged.
+//!
 //! # Layers
 //!
 //! Each layer is usable on its own: [`signals`] (an atomic pending word),

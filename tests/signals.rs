@@ -966,8 +966,8 @@ fn counts_merged_raises_ring_once_per_sleep() {
 // The blocked-signal mask (`Receiver::block`, `unblock`, `blocked`).
 // ---------------------------------------------------------------------------
 
-/// Whether `fd` is readable now (`poll(2)`, no wait).
-#[cfg(not(miri))]
+/// Whether `fd` is readable now (`poll(2)`, no wait). Not called under
+/// Miri, which does not model `poll(2)`.
 fn fd_readable(fd: std::os::fd::RawFd) -> bool {
     let mut pfd = libc::pollfd {
         fd,
