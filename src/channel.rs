@@ -67,38 +67,40 @@ struct Shared {
 
 impl Shared {
     fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
-        // Relaxed: a hint; a raise racing with the receiver's drop may land
-        // in a channel nobody reads, as with any channel.
-        if !self.receiver_alive.load(Ordering::Relaxed) {
-            return Err(RaiseError::Closed);
+        // The raise mode also says whether the receiver is gone (a hint: a
+        // raise racing with the receiver's drop may land in a channel nobody
+        // reads, as with any channel); see `mask.rs`.
+        let mode = self.blocked.mode();
+        if mode == 0 {
+            self.raise_plain(signal);
+            Ok(())
+        } else {
+            self.raise_in_mode(signal, mode)
         }
-        self.publish_raise(signal);
-        Ok(())
     }
 
     /// `raise` carrying `value`: the value is stored first, then published
     /// by the raise (see `values.rs`).
     fn raise_with(&self, signal: Signal, value: u64) -> Result<(), RaiseError> {
-        // Relaxed: a hint, as in `raise`.
-        if !self.receiver_alive.load(Ordering::Relaxed) {
+        let mode = self.blocked.mode();
+        if BlockedMask::closed(mode) {
             return Err(RaiseError::Closed);
         }
         self.values.store(signal, value);
-        self.publish_raise(signal);
-        Ok(())
+        if mode == 0 {
+            self.raise_plain(signal);
+            Ok(())
+        } else {
+            self.raise_in_mode(signal, mode)
+        }
     }
 
-    /// The raise proper, for a live receiver.
+    /// The plain path of a raise: no counts kept, nothing blocked, receiver
+    /// alive.
     #[inline(always)]
-    fn publish_raise(&self, signal: Signal) {
-        let mode = self.blocked.mode();
-        if mode == 0 {
-            // The plain path: no counts kept, nothing blocked.
-            if self.signals.raise(signal) {
-                self.doorbell.ring_if_parked();
-            }
-        } else {
-            self.raise_in_mode(signal, mode);
+    fn raise_plain(&self, signal: Signal) {
+        if self.signals.raise(signal) {
+            self.doorbell.ring_if_parked();
         }
         // A raise that found its signal pending needs no wake-up check: the
         // raise that made it pending published it before its own check, so
@@ -107,13 +109,18 @@ impl Shared {
         // reported by that take.)
     }
 
-    /// `raise` on a channel that keeps counts or has signals blocked.
+    /// `raise` on a channel that keeps counts, has signals blocked, or whose
+    /// receiver is gone.
     #[inline(never)]
-    fn raise_in_mode(&self, signal: Signal, mode: u64) {
+    fn raise_in_mode(&self, signal: Signal, mode: u64) -> Result<(), RaiseError> {
+        if BlockedMask::closed(mode) {
+            return Err(RaiseError::Closed);
+        }
         if self.make_pending(signal) {
             self.blocked
                 .ring_unless_blocked(mode, signal, self.barrier, &self.doorbell);
         }
+        Ok(())
     }
 
     /// Makes `signal` pending, counting the raise if counts are kept;
@@ -485,12 +492,13 @@ impl<T> fmt::Debug for Sender<T> {
 /// [`Raiser::raise`] may be called from a POSIX signal handler, which makes
 /// the channel a coalescing self-pipe: a handler for `SIGTERM` or `SIGHUP`
 /// raises a [`Signal`], and the receiver learns of it on its eventfd like of
-/// any other raise. The path is lock-free atomic operations only (a load, a
-/// `fetch_or` (with [overrun counts](crate::Builder::overrun_counts) a
-/// `fetch_add` before it), a load of the blocked mask, a fence, a load of
-/// the park flag, and for a parked receiver a swap of the flag and a counter
-/// increment), then at most one `write(2)`, which `signal-safety(7)` lists
-/// as safe.
+/// any other raise. The path is lock-free atomic operations only (a load of
+/// the raise mode, a `fetch_or` (with
+/// [overrun counts](crate::Builder::overrun_counts) a `fetch_add` before
+/// it), a fence, a load of the park flag (with signals
+/// [blocked](Receiver::block), a fence and a load of the mask before it),
+/// and for a parked receiver a swap of the flag and a counter increment),
+/// then at most one `write(2)`, which `signal-safety(7)` lists as safe.
 /// It takes no lock, allocates nothing, and leaves `errno` as it found it
 /// (see [`EventFd::notify`](crate::EventFd::notify)).
 ///
@@ -1303,6 +1311,8 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         // Relaxed: senders only need to learn of it eventually.
         self.shared.receiver_alive.store(false, Ordering::Relaxed);
+        // Raisers learn of it from the raise mode.
+        self.shared.blocked.close();
     }
 }
 

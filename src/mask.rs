@@ -30,10 +30,13 @@
 //! # The raise mode
 //!
 //! Next to the mask is one more word raisers read, the *raise mode*: whether
-//! the channel keeps overrun counts (fixed when it is built) and whether any
-//! signal is blocked now. A raiser reads it once, first, as a plain load: 0
-//! (the usual case) means the plain path, one `fetch_or` and the ordinary
-//! wake-up check, as on a channel without these features. The blocked bit is
+//! the channel keeps overrun counts (fixed when it is built), whether any
+//! signal is blocked now, and whether the receiver is gone. A raiser reads
+//! it once, first, as a plain load: 0 (the usual case) means the plain path,
+//! one `fetch_or` and the ordinary wake-up check, as on a channel without
+//! these features, with no other load. The closed bit is a hint like the
+//! receiver's liveness flag it stands for (a raise racing with the
+//! receiver's drop may land in a channel nobody reads). The blocked bit is
 //! only a hint: read stale as clear, it sends the raise down the ordinary
 //! path, which is right whatever the mask is by then (at worst a wake-up for
 //! a signal blocked meanwhile, which is spurious and harmless); read as set,
@@ -50,6 +53,8 @@ use crate::sync::{AtomicU64, Ordering};
 const COUNTING: u64 = 1;
 /// Raise mode bit: some signal is blocked (a hint, see the module docs).
 const BLOCKING: u64 = 2;
+/// Raise mode bit: the receiver is gone.
+const CLOSED: u64 = 4;
 
 /// The blocked signals and the raise mode, as raisers see them.
 pub(crate) struct BlockedMask {
@@ -79,6 +84,20 @@ impl BlockedMask {
     pub(crate) fn mode(&self) -> u64 {
         // Relaxed: a hint, read before the raise (module docs).
         self.words.mode.load(Ordering::Relaxed)
+    }
+
+    /// Whether `mode` says the receiver is gone.
+    #[inline]
+    pub(crate) fn closed(mode: u64) -> bool {
+        mode & CLOSED != 0
+    }
+
+    /// Receiver side, when it is dropped: raises fail from now on.
+    pub(crate) fn close(&self) {
+        // Relaxed: raisers only need to learn of it eventually, as of the
+        // receiver's liveness flag. The receiver is the only writer.
+        let mode = self.words.mode.load(Ordering::Relaxed);
+        self.words.mode.store(mode | CLOSED, Ordering::Relaxed);
     }
 
     /// Receiver side: publishes the new mask (the receiver is the only

@@ -1235,7 +1235,7 @@ fn values_with_the_mask_and_with_counts() {
 }
 
 #[test]
-fn values_raise_with_after_the_receiver_is_gone_is_closed() {
+fn raises_of_every_kind_after_the_receiver_is_gone_are_closed() {
     let (tx, rx) = eventsig::channel::<()>(1).unwrap();
     let raiser = tx.raiser();
     drop(rx);
@@ -1244,6 +1244,15 @@ fn values_raise_with_after_the_receiver_is_gone_is_closed() {
         raiser.raise_with(sig(1), 1),
         Err(eventsig::RaiseError::Closed)
     );
+    // Also on the other raise paths: counts kept, signals blocked (S11).
+    let (tx, mut rx) = counted();
+    rx.block(SignalSet::from(sig(2)));
+    tx.raise(sig(1)).unwrap();
+    drop(rx);
+    for s in [sig(1), sig(2), sig(3)] {
+        assert_eq!(tx.raise(s), Err(eventsig::RaiseError::Closed));
+        assert_eq!(tx.raise_with(s, 7), Err(eventsig::RaiseError::Closed));
+    }
 }
 
 /// One raiser raises a signal with increasing values while the consumer
