@@ -102,8 +102,8 @@ impl Builder {
     /// Whether the channel counts raises, so that
     /// [`Receiver::take_signals_counted`] reports how many raises merged into
     /// each signal taken (the POSIX timer overrun count). Off by default:
-    /// then a raise is one `fetch_or`; with counts it is one `fetch_add`,
-    /// plus the `fetch_or` for the raise that makes its signal pending.
+    /// then a raise is one `fetch_or`; with counts it is a `fetch_add` and
+    /// the `fetch_or`, and a take swaps the count of each signal it takes.
     ///
     /// ```
     /// # use eventsig::Signal;

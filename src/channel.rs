@@ -105,8 +105,6 @@ impl Shared {
         // A raise that found its signal pending needs no wake-up check: the
         // raise that made it pending published it before its own check, so
         // either the receiver's re-check sees the bit or that raise rings.
-        // (With overrun counts, one that merged into a take in progress is
-        // reported by that take.)
     }
 
     /// `raise` on a channel that keeps counts, has signals blocked, or whose
@@ -127,37 +125,51 @@ impl Shared {
     /// returns whether this raise set the pending bit.
     #[inline]
     fn make_pending(&self, signal: Signal) -> bool {
-        match &self.counts {
-            // Only the raise that finds the count at 0 sets the bit (see
-            // `overrun.rs`).
-            Some(counts) => counts.count(signal) && self.signals.raise(signal),
-            None => self.signals.raise(signal),
+        if let Some(counts) = &self.counts {
+            // Counted before the bit is set (see `overrun.rs`).
+            counts.count(signal);
         }
+        self.signals.raise(signal)
     }
 
-    /// Takes the pending signals not in `blocked`; with counts kept, the
-    /// counts of those taken go to `report` (or are dropped), as the
-    /// protocol requires of every take.
+    /// Takes the pending signals not in `blocked`; with counts kept, takes
+    /// their counts too, as the protocol requires of every take, into
+    /// `report` if given, and leaves out a signal whose raises an earlier
+    /// take counted (see `overrun.rs`).
     #[inline]
     fn take(&self, blocked: SignalSet, report: Option<&mut SignalCounts>) -> SignalSet {
         let taken = self.signals.take_unblocked(blocked);
-        match (&self.counts, report) {
-            (None, None) => {}
-            (Some(counts), None) => taken.iter().for_each(|s| {
-                counts.take(s);
-            }),
-            (Some(counts), Some(report)) => {
-                for s in taken {
-                    report.set(s, counts.take(s));
+        match &self.counts {
+            None => {
+                if let Some(report) = report {
+                    for s in taken {
+                        report.set(s, 1);
+                    }
                 }
+                taken
             }
-            (None, Some(report)) => {
-                for s in taken {
-                    report.set(s, 1);
+            Some(counts) => Self::take_counts(counts, taken, report),
+        }
+    }
+
+    /// `take` on a channel that keeps counts.
+    #[inline(never)]
+    fn take_counts(
+        counts: &OverrunCounts,
+        taken: SignalSet,
+        mut report: Option<&mut SignalCounts>,
+    ) -> SignalSet {
+        let mut reported = SignalSet::EMPTY;
+        for s in taken {
+            let n = counts.take(s);
+            if n > 0 {
+                reported = reported.with(s);
+                if let Some(report) = report.as_deref_mut() {
+                    report.set(s, n);
                 }
             }
         }
-        taken
+        reported
     }
 
     fn release_producer(&self) {

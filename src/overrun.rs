@@ -6,24 +6,30 @@
 //!
 //! # The protocol
 //!
-//! With counts kept, each signal has a counter, and the counter decides
-//! whether a raise sets the pending bit:
+//! With counts kept, each signal has a counter next to its pending bit:
 //!
-//! - a raise adds 1 to the signal's counter (`fetch_add`); only the raise
-//!   that finds 0 goes on to set the pending bit (and to check the
-//!   doorbell); the others merge;
+//! - a raise adds 1 to the signal's counter (`fetch_add`), then sets the
+//!   pending bit (`fetch_or`) as any raise does; the raise that finds the
+//!   bit clear checks the doorbell;
 //! - a take takes the pending word, then swaps the counter of every signal
-//!   it took to 0.
+//!   it took to 0, and reports the signals whose counter was not 0, with it.
 //!
-//! While a signal's bit is set its counter is at least 1: the raise that set
-//! the bit counted first, and only the take that cleared the bit zeroes the
-//! counter, after it. So a take reports every signal it takes with a count
-//! of at least 1. A raise whose increment lands before that take's swap is
-//! counted by it (it found the counter above 0 and set no bit: the take
-//! stands for it); one whose increment lands after the swap finds 0 and sets
-//! the bit again, for the next take. Each raise is counted by exactly one
-//! take, and none is lost (S1): the counter is never zeroed without its
-//! bit's take reporting it.
+//! Each raise is counted by exactly one take: the first take that takes the
+//! signal's bit after the raise's increment (the raise sets the bit after
+//! its increment, so there is one), or an earlier one whose counter swap
+//! came after the increment. A take that finds a counter at 0 took a bit
+//! whose raises an earlier take had counted already (the raise incremented
+//! before that take's counter swap and set the bit after its pending swap):
+//! it does not report the signal again. So every signal reported counts at
+//! least 1, and none is lost (S1).
+//!
+//! Every raise sets the bit itself before it returns, so a signal raised
+//! before a send is pending when the event arrives (S13), whatever other
+//! raisers of it are doing. (Letting the counter decide which raise sets
+//! the bit, with the others merging on the counter alone, saves a
+//! `fetch_or` but breaks S13: a raise could merge into one whose bit is not
+//! set yet, and return; the loom model
+//! `overrun_counts_keep_cross_class_order` finds it.)
 //!
 //! The counters are 64-bit (at a raise per nanosecond they would wrap after
 //! 584 years); a report saturates at `u32::MAX`.
@@ -45,14 +51,14 @@ impl OverrunCounts {
         }
     }
 
-    /// Raiser side: counts a raise of `signal`; returns whether the raise
-    /// must make the signal pending (the counter was 0).
+    /// Raiser side: counts a raise of `signal`, before it sets the bit.
     #[inline]
-    pub(crate) fn count(&self, signal: Signal) -> bool {
-        // Release: pairs with the Acquire swap in `take`; a merged raise
-        // sets no bit, so this is what publishes what it wrote before
-        // raising (a `raise_with` value) to the take that counts it.
-        self.counts[signal.number() as usize].fetch_add(1, Ordering::Release) == 0
+    pub(crate) fn count(&self, signal: Signal) {
+        // Release: pairs with the Acquire swap in `take`, so that a take
+        // that counts this raise sees what the raiser wrote before raising
+        // (a `raise_with` value), even one that took the bit before this
+        // raise set it.
+        self.counts[signal.number() as usize].fetch_add(1, Ordering::Release);
     }
 
     /// Receiver side, after taking `signal`'s pending bit: the raises the
@@ -214,26 +220,27 @@ mod tests {
     }
 
     #[test]
-    fn only_the_first_raise_after_a_take_sets_the_bit() {
+    fn a_take_swaps_the_count_to_zero() {
         let counts = OverrunCounts::new();
-        assert!(counts.count(sig(1)));
-        assert!(!counts.count(sig(1)));
-        assert!(counts.count(sig(2)));
+        counts.count(sig(1));
+        counts.count(sig(1));
+        counts.count(sig(2));
         assert_eq!(counts.take(sig(1)), 2);
         assert_eq!(counts.take(sig(1)), 0);
-        assert!(counts.count(sig(1)));
+        counts.count(sig(1));
+        assert_eq!((counts.take(sig(1)), counts.take(sig(2))), (1, 1));
     }
 
     #[test]
     fn reports_saturate_at_u32_max() {
         let counts = OverrunCounts::new();
         counts.preset(sig(7), u64::from(u32::MAX) - 1);
-        assert!(!counts.count(sig(7)));
+        counts.count(sig(7));
         let mut report = SignalCounts::EMPTY;
         report.set(sig(7), counts.take(sig(7)));
         assert_eq!(report.count(sig(7)), u32::MAX);
         counts.preset(sig(7), u64::from(u32::MAX));
-        assert!(!counts.count(sig(7)));
+        counts.count(sig(7));
         report.set(sig(7), counts.take(sig(7)));
         assert_eq!(report.count(sig(7)), u32::MAX, "saturated, not wrapped");
         assert_eq!(report.overruns(sig(7)), u32::MAX - 1);

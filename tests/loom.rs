@@ -564,3 +564,42 @@ fn values_last_value_wins_from_two_raisers() {
         drop(tx);
     });
 }
+
+/// (i) S13 with overrun counts and two raisers: a signal raised before a
+/// send is visible no later than the event, even when another raiser's
+/// raise of the same signal is still in flight (its count taken, its
+/// pending bit not yet set): a raise that merges by its count must not
+/// return before the bit is set.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn overrun_counts_keep_cross_class_order() {
+    loom::model(|| {
+        let (mut tx, mut rx) = eventsig::builder()
+            .capacity(1)
+            .overrun_counts(true)
+            .build::<u32>()
+            .unwrap();
+        let other = tx.raiser();
+        let a = thread::spawn(move || {
+            other.raise(sig(1)).unwrap();
+            other
+        });
+        let b = thread::spawn(move || {
+            tx.raise(sig(1)).unwrap();
+            tx.send(9).unwrap();
+            tx
+        });
+        let mut reported = 0;
+        if let Ok(Delivery::Event(9)) = rx.try_recv() {
+            let taken = rx.take_signals_counted();
+            assert!(
+                taken.signals().contains(sig(1)),
+                "S13: raised before the send"
+            );
+            reported += taken.count(sig(1));
+        }
+        drop((a.join().unwrap(), b.join().unwrap()));
+        reported += rx.take_signals_counted().count(sig(1));
+        assert_eq!(reported, 2, "each raise counted once");
+    });
+}
