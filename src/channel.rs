@@ -135,9 +135,14 @@ impl Shared {
     /// Takes the pending signals not in `blocked`; with counts kept, takes
     /// their counts too, as the protocol requires of every take, into
     /// `report` if given, and leaves out a signal whose raises an earlier
-    /// take counted (see `overrun.rs`).
+    /// take counted (see `overrun.rs`). Returns the signals to report and
+    /// the pending bits cleared (for `Stats::raised`).
     #[inline]
-    fn take(&self, blocked: SignalSet, report: Option<&mut SignalCounts>) -> SignalSet {
+    fn take(
+        &self,
+        blocked: SignalSet,
+        report: Option<&mut SignalCounts>,
+    ) -> (SignalSet, SignalSet) {
         let taken = self.signals.take_unblocked(blocked);
         match &self.counts {
             None => {
@@ -146,9 +151,9 @@ impl Shared {
                         report.set(s, 1);
                     }
                 }
-                taken
+                (taken, taken)
             }
-            Some(counts) => Self::take_counts(counts, taken, report),
+            Some(counts) => (Self::take_counts(counts, taken, report), taken),
         }
     }
 
@@ -752,7 +757,7 @@ pub struct Receiver<T> {
     closed_rung: Cell<bool>,
     /// Writes the receiver made to its own fd.
     self_rings: Cell<u64>,
-    /// Signals reported by `take_signals` so far.
+    /// Pending bits the takes cleared so far (each set by one raise).
     signals_taken: u64,
     /// The blocked signals; published for raisers in `Shared::blocked`.
     blocked: SignalSet,
@@ -776,8 +781,8 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn take_signals(&mut self) -> SignalSet {
-        let taken = self.shared.take(self.blocked, None);
-        self.signals_taken += taken.len() as u64;
+        let (taken, cleared) = self.shared.take(self.blocked, None);
+        self.signals_taken += cleared.len() as u64;
         taken
     }
 
@@ -842,8 +847,8 @@ impl<T> Receiver<T> {
     /// ```
     pub fn take_signals_counted(&mut self) -> SignalCounts {
         let mut report = SignalCounts::EMPTY;
-        let taken = self.shared.take(self.blocked, Some(&mut report));
-        self.signals_taken += taken.len() as u64;
+        let (_, cleared) = self.shared.take(self.blocked, Some(&mut report));
+        self.signals_taken += cleared.len() as u64;
         report
     }
 
