@@ -833,9 +833,9 @@ fn counts_report_the_raises_since_the_last_take() {
     assert_eq!(rx.stats().raised, 3);
 }
 
-/// Every take resets the counts of what it took: a plain `take_signals` too
-/// (else the next raise would find a count left over, merge into it and set
-/// no pending bit: a lost signal, S1).
+/// Every take resets the counts of what it took, a plain `take_signals`
+/// too (else a later counted take would report raises an earlier take had
+/// already stood for), and loses no signal (S1).
 #[test]
 fn counts_a_plain_take_resets_them_and_loses_no_signal() {
     let (tx, mut rx) = counted();
