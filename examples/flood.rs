@@ -3,25 +3,40 @@
 //! A VM monitor watches a VM through one eventsig channel, registered with a
 //! mio event loop:
 //!
-//! - **events**: every VNC client connect and disconnect, in order, in a small
-//!   ring (100 slots by default);
+//! - **events**: every VNC client connect and disconnect and every block
+//!   device resize, in order, in a small ring (100 slots by default);
 //! - **signals**: "VM stopped", a state bit that is never lost.
+//!
+//! The channel is classified (`Builder::build_classified`): an event the ring
+//! refuses is counted against its class, "VNC client list" or "block
+//! devices", whose signal is raised and which `Overflow::classes` lists. On an
+//! overflow the monitor re-polls only the classes that lost events (a
+//! targeted re-poll: `query-vnc` but not `query-block` when only VNC events
+//! were lost), where the kernel's SIGIO fallback would make it re-poll all.
+//! The channel also keeps overrun counts (`Builder::overrun_counts`): the
+//! monitor takes its signals with `take_signals_counted`, so it knows how
+//! many raises each report stands for (stats ticks, and drops per class).
 //!
 //! **Flood mode** (the default). The monitor parks its receiver and goes away
 //! (it waits on a handshake, not on a timer). Meanwhile a buggy VNC client
 //! connects and disconnects 1000 times, the operator opens a console (its
 //! connect event is dropped: the ring is full), and the guest's disk fills up:
-//! the VM stops on ENOSPC. When the monitor comes back it must know for
+//! the VM stops on ENOSPC. A block device was resized just before the
+//! flood; its event got through. When the monitor comes back it must know for
 //! certain that the VM stopped, how many VNC events it missed and where, and,
-//! after re-polling the VM on the overflow, who is connected now.
+//! after re-polling the VNC client list (only) on the overflow, who is
+//! connected now.
 //!
 //! **Live mode** (`--rate`, `--duration`). The VM produces continuously at a
-//! fixed rate while the monitor consumes concurrently; the run reports events
-//! per second and eventfd writes per event.
+//! fixed rate while the monitor consumes concurrently (a block device resize
+//! every few thousand VNC events); the run reports events per second,
+//! eventfd writes per event, and the re-polls of each class.
 //!
 //! Either way the run exits with status 1 if any state was lost: the
-//! VM-stopped signal was missed, delivered + lost != sent, or the monitor's
-//! VNC client list disagrees with the VM's. It also fails, rather than hangs,
+//! VM-stopped signal was missed, delivered + lost != sent, the monitor's VNC
+//! client list or block device sizes disagree with the VM's, or a class was
+//! re-polled although none of its events was lost (or the other way round).
+//! It also fails, rather than hangs,
 //! if a wake-up goes missing: every wait is bounded and the monitor services
 //! the channel only when epoll says it is readable.
 //!
@@ -32,7 +47,7 @@
 //! cargo run --release --example flood -- --quick
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 use std::fmt;
 use std::io;
@@ -41,7 +56,9 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use eventsig::{Delivery, Overflow, Receiver, SendError, Sender, Signal, SignalSet, Stats};
+use eventsig::{
+    Delivery, Overflow, Receiver, SendError, Sender, Signal, SignalCounts, SignalSet, Stats,
+};
 use mio::{Events, Interest, Poll, Token};
 
 // ---------------------------------------------------------------- settings
@@ -50,6 +67,10 @@ use mio::{Events, Interest, Poll, Token};
 const VM_STOPPED: Signal = signal(3);
 /// "Guest statistics were refreshed" (live mode): shows raises merging.
 const STATS_TICK: Signal = signal(5);
+/// The class of VNC events: raised when one is dropped.
+const VNC_LOST: Signal = signal(10);
+/// The class of block device events: raised when one is dropped.
+const DISKS_LOST: Signal = signal(11);
 
 const RECEIVER: Token = Token(0);
 /// Longest single `epoll_wait`; the monitor also checks its deadline between.
@@ -64,6 +85,10 @@ const MAX_DRAINS_PER_WAKE: usize = 64;
 const TICK_EVERY: u64 = 1000;
 /// Live mode toggles clients `1..=LIVE_CLIENTS`.
 const LIVE_CLIENTS: u64 = 64;
+/// Live mode resizes a block device once per this many events.
+const RESIZE_EVERY: u64 = 2_500;
+/// The VM's block devices and their sizes at start (GiB).
+const DISKS: [(DiskId, u64); 2] = [(0, 20), (1, 100)];
 /// Gaps listed by position in the report; the rest are counted.
 const GAPS_SHOWN: usize = 6;
 
@@ -93,6 +118,8 @@ fn signal_names(set: SignalSet) -> String {
         .map(|s| match s {
             VM_STOPPED => "vm-stopped".to_string(),
             STATS_TICK => "stats-tick".to_string(),
+            VNC_LOST => "vnc-events-lost".to_string(),
+            DISKS_LOST => "block-events-lost".to_string(),
             other => other.to_string(),
         })
         .collect();
@@ -210,6 +237,24 @@ enum Vnc {
     Disconnected(ClientId),
 }
 
+type DiskId = u64;
+
+/// One event of the VM: a VNC client came or went, or a block device was
+/// resized (to a size in GiB).
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    Vnc(Vnc),
+    Resized(DiskId, u64),
+}
+
+/// The classifier: the class (signal) of the state an event describes.
+fn class_of(event: &Event) -> Option<Signal> {
+    Some(match event {
+        Event::Vnc(_) => VNC_LOST,
+        Event::Resized(..) => DISKS_LOST,
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RunState {
     Running,
@@ -246,6 +291,8 @@ struct VmState {
     run: RunState,
     io_status: IoStatus,
     vnc_clients: BTreeSet<ClientId>,
+    /// Block device sizes in GiB (`query-block`).
+    disks: BTreeMap<DiskId, u64>,
 }
 
 type SharedVm = Arc<Mutex<VmState>>;
@@ -272,6 +319,10 @@ struct VmReport {
     accepted: u64,
     /// Sends refused because the monitor was gone.
     refused: u64,
+    /// Drops of VNC and of block device events.
+    vnc_dropped: u64,
+    disk_dropped: u64,
+    resizes: u64,
     stop_raised: bool,
     ticks_raised: u64,
     /// Time spent producing (live mode's rate is measured over it).
@@ -282,7 +333,7 @@ struct VmReport {
 
 /// The VM: updates its state first, then reports the change.
 struct Vm {
-    tx: Sender<Vnc>,
+    tx: Sender<Event>,
     state: SharedVm,
     report: VmReport,
 }
@@ -290,12 +341,12 @@ struct Vm {
 impl Vm {
     fn connect(&mut self, client: ClientId) -> Sent {
         lock(&self.state).vnc_clients.insert(client);
-        self.send(Vnc::Connected(client))
+        self.send(Event::Vnc(Vnc::Connected(client)))
     }
 
     fn disconnect(&mut self, client: ClientId) -> Sent {
         lock(&self.state).vnc_clients.remove(&client);
-        self.send(Vnc::Disconnected(client))
+        self.send(Event::Vnc(Vnc::Disconnected(client)))
     }
 
     /// Connects `client` if it is not connected, disconnects it otherwise.
@@ -309,18 +360,29 @@ impl Vm {
                 Vnc::Connected(client)
             }
         };
-        self.send(event)
+        self.send(Event::Vnc(event))
     }
 
-    fn send(&mut self, event: Vnc) -> Sent {
+    /// Resizes block device `disk` to `size` GiB.
+    fn resize(&mut self, disk: DiskId, size: u64) -> Sent {
+        lock(&self.state).disks.insert(disk, size);
+        self.report.resizes += 1;
+        self.send(Event::Resized(disk, size))
+    }
+
+    fn send(&mut self, event: Event) -> Sent {
         match self.tx.send(event) {
             Ok(()) => {
                 self.report.attempts += 1;
                 self.report.accepted += 1;
                 Sent::Accepted
             }
-            Err(SendError::Full(_)) => {
+            Err(SendError::Full(event)) => {
                 self.report.attempts += 1;
+                match event {
+                    Event::Vnc(_) => self.report.vnc_dropped += 1,
+                    Event::Resized(..) => self.report.disk_dropped += 1,
+                }
                 Sent::Dropped
             }
             Err(SendError::Closed(_)) => {
@@ -364,7 +426,17 @@ fn vm_flood(mut vm: Vm, pairs: u64, ready: mpsc::Receiver<()>, done: mpsc::Sende
     }
     let started = Instant::now();
     let cap = vm.tx.capacity();
-    println!("[vm]      monitor away; flooding {pairs} VNC connect/disconnect pairs into a ring of {cap}");
+    let (disk, size) = DISKS[1];
+    let outcome = match vm.resize(disk, size * 2) {
+        Sent::Accepted => "accepted",
+        Sent::Dropped => "dropped: the ring is full",
+        Sent::Closed => "refused: the monitor is gone",
+    };
+    println!(
+        "[vm]      monitor away; block device {disk} grown to {} GiB; its event: {outcome}",
+        size * 2
+    );
+    println!("[vm]      flooding {pairs} VNC connect/disconnect pairs into a ring of {cap}");
     for i in 0..pairs {
         let client = FLAPPING_FIRST + i;
         vm.connect(client);
@@ -411,7 +483,12 @@ fn vm_live(mut vm: Vm, rate: u64, duration: Duration, ready: mpsc::Receiver<()>)
             continue;
         }
         while made < due {
-            vm.toggle(1 + clients.next() % LIVE_CLIENTS);
+            if made % RESIZE_EVERY == RESIZE_EVERY - 1 {
+                let (disk, base) = DISKS[(made / RESIZE_EVERY % 2) as usize];
+                vm.resize(disk, base + clients.next() % 100);
+            } else {
+                vm.toggle(1 + clients.next() % LIVE_CLIENTS);
+            }
             made += 1;
             if made % TICK_EVERY == 0 {
                 vm.tick();
@@ -485,10 +562,18 @@ struct Tally {
     delivered: u64,
     lost: u64,
     gaps: Gaps,
+    /// Overflows handled, and the re-polls of each class they asked for.
     repolls: u64,
+    vnc_repolls: u64,
+    disk_repolls: u64,
     /// The VM's run state, read when `VM_STOPPED` was taken.
     stopped: Option<(RunState, IoStatus)>,
     ticks_seen: u64,
+    /// The raises the takes of `STATS_TICK` stood for (overrun counts).
+    ticks_counted: u64,
+    /// The drops the takes of each class stood for (overrun counts).
+    vnc_drops_counted: u64,
+    disk_drops_counted: u64,
 }
 
 /// What one pass of draining found.
@@ -508,12 +593,14 @@ struct Ticker {
 
 /// The VM monitor: a mio loop around the receiver.
 struct Monitor {
-    rx: Receiver<Vnc>,
+    rx: Receiver<Event>,
     poll: Poll,
     events: Events,
     vm: SharedVm,
     /// The VNC client list as the monitor believes it to be.
     view: BTreeSet<ClientId>,
+    /// The block device sizes as the monitor believes them to be.
+    disks: BTreeMap<DiskId, u64>,
     tally: Tally,
     /// Print a line per wake-up (flood mode).
     chatty: bool,
@@ -526,6 +613,7 @@ struct Monitor {
 struct MonitorReport {
     tally: Tally,
     view: BTreeSet<ClientId>,
+    disks: BTreeMap<DiskId, u64>,
     stats: Stats,
     overflow_left: Option<Overflow>,
     /// Flood mode: eventfd writes made while the monitor was away.
@@ -534,18 +622,22 @@ struct MonitorReport {
 }
 
 impl Monitor {
-    fn new(mut rx: Receiver<Vnc>, vm: SharedVm, chatty: bool) -> io::Result<Monitor> {
+    fn new(mut rx: Receiver<Event>, vm: SharedVm, chatty: bool) -> io::Result<Monitor> {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut rx, RECEIVER, Interest::READABLE)?;
         // Start from the VM's state, as a real monitor does when it attaches.
-        let view = lock(&vm).vnc_clients.clone();
+        let (view, disks) = {
+            let state = lock(&vm);
+            (state.vnc_clients.clone(), state.disks.clone())
+        };
         Ok(Monitor {
             rx,
             poll,
             events: Events::with_capacity(8),
             vm,
             view,
+            disks,
             tally: Tally::default(),
             chatty,
             ticker: None,
@@ -601,11 +693,12 @@ impl Monitor {
     }
 
     /// One pass after a wake-up: signals first, then events, then the
-    /// overflow re-poll. The receiver parks again at the end of the drain.
+    /// overflow re-poll of the classes that lost events. The receiver parks
+    /// again at the end of the drain.
     fn service(&mut self) {
-        let signals = self.rx.take_signals();
-        if !signals.is_empty() {
-            self.on_signals(signals);
+        let taken = self.rx.take_signals_counted();
+        if !taken.is_empty() {
+            self.on_signals(&taken);
         }
         // Read the overflow *before* draining: the drain then passes every
         // drop it stands for, so the re-poll after it is newer than all the
@@ -624,14 +717,21 @@ impl Monitor {
         }
     }
 
-    fn on_signals(&mut self, signals: SignalSet) {
+    fn on_signals(&mut self, taken: &SignalCounts) {
+        let signals = taken.signals();
         self.tally.signals_seen += signals.len() as u64;
         if self.chatty {
-            println!("[monitor] woke: signals {}", signal_names(signals));
+            println!(
+                "[monitor] woke: signals {} (raises: {taken:?})",
+                signal_names(signals)
+            );
         }
         if signals.contains(STATS_TICK) {
             self.tally.ticks_seen += 1;
         }
+        self.tally.ticks_counted += u64::from(taken.count(STATS_TICK));
+        self.tally.vnc_drops_counted += u64::from(taken.count(VNC_LOST));
+        self.tally.disk_drops_counted += u64::from(taken.count(DISKS_LOST));
         if signals.contains(VM_STOPPED) {
             let (run, io_status) = {
                 let state = lock(&self.vm);
@@ -650,12 +750,16 @@ impl Monitor {
             let before = batch;
             for delivery in self.rx.drain() {
                 match delivery {
-                    Delivery::Event(Vnc::Connected(c)) => {
+                    Delivery::Event(Event::Vnc(Vnc::Connected(c))) => {
                         self.view.insert(c);
                         batch.events += 1;
                     }
-                    Delivery::Event(Vnc::Disconnected(c)) => {
+                    Delivery::Event(Event::Vnc(Vnc::Disconnected(c))) => {
                         self.view.remove(&c);
+                        batch.events += 1;
+                    }
+                    Delivery::Event(Event::Resized(disk, size)) => {
+                        self.disks.insert(disk, size);
                         batch.events += 1;
                     }
                     Delivery::Lost { first, count } => {
@@ -674,22 +778,42 @@ impl Monitor {
         batch
     }
 
-    /// Events were lost: the client list built from events is stale. Read
-    /// the VM's own state, then acknowledge exactly the drops we saw.
+    /// Events were lost: what was built from events of the lost classes is
+    /// stale. Read the VM's own state of those classes only (a drop with no
+    /// class would need a full re-poll; this VM classifies every event),
+    /// then acknowledge exactly the drops we saw, and their classes.
     fn repoll(&mut self, overflow: Overflow) {
-        let (run, clients) = {
+        let classes = overflow.classes();
+        let all = classes.is_empty();
+        let mut repolled = Vec::new();
+        {
             let state = lock(&self.vm);
-            (state.run, state.vnc_clients.clone())
-        };
-        self.view = clients;
+            if all || classes.contains(VNC_LOST) {
+                self.view = state.vnc_clients.clone();
+                self.tally.vnc_repolls += 1;
+                repolled.push(format!("query-vnc: {}", clients(&self.view)));
+            }
+            if all || classes.contains(DISKS_LOST) {
+                self.disks = state.disks.clone();
+                self.tally.disk_repolls += 1;
+                repolled.push(format!("query-block: {:?}", self.disks));
+            }
+        }
         self.tally.repolls += 1;
         self.rx.acknowledge(overflow);
         if self.chatty {
             println!(
-                "[monitor]   overflow ({} lost) -> re-polled the VM: {run}, VNC clients {:?}; acknowledged",
+                "[monitor]   overflow ({} lost, classes {}) -> re-polled {}; acknowledged",
                 overflow.lost(),
-                self.view
+                signal_names(classes),
+                repolled.join(", ")
             );
+            if !classes.contains(DISKS_LOST) {
+                println!(
+                    "[monitor]   block devices not re-polled: no block event was lost, the events are exact: {:?}",
+                    self.disks
+                );
+            }
         }
     }
 
@@ -718,6 +842,7 @@ impl Monitor {
             writes_while_away: self.writes_while_away,
             tally: self.tally,
             view: self.view,
+            disks: self.disks,
             error,
         }
     }
@@ -726,7 +851,7 @@ impl Monitor {
 /// The monitor thread. `flood_done` is `Some` in flood mode: the monitor is
 /// away until the VM says the flood is over.
 fn monitor_thread(
-    rx: Receiver<Vnc>,
+    rx: Receiver<Event>,
     vm: SharedVm,
     mode: Mode,
     ready: mpsc::Sender<()>,
@@ -779,11 +904,15 @@ struct Outcome {
 }
 
 fn run(opts: &Options) -> Result<Outcome, Box<dyn Error>> {
-    let (tx, rx) = eventsig::channel::<Vnc>(opts.capacity)?;
+    let (tx, rx) = eventsig::builder()
+        .capacity(opts.capacity)
+        .overrun_counts(true)
+        .build_classified(class_of)?;
     let state: SharedVm = Arc::new(Mutex::new(VmState {
         run: RunState::Running,
         io_status: IoStatus::Ok,
         vnc_clients: BTreeSet::new(),
+        disks: DISKS.into_iter().collect(),
     }));
     let vm = Vm {
         tx,
@@ -859,9 +988,41 @@ fn checks(o: &Outcome) -> Vec<Check> {
             ),
         },
         Check {
+            what: "block devices",
+            ok: o.monitor.disks == o.truth.disks,
+            detail: format!("monitor {:?} == VM {:?}", o.monitor.disks, o.truth.disks),
+        },
+        Check {
             what: "overflow handled",
             ok: o.monitor.overflow_left.is_none() && (t.lost == 0 || t.repolls > 0),
-            detail: format!("{} re-poll(s), none pending at exit", t.repolls),
+            detail: format!("{} overflow(s), none pending at exit", t.repolls),
+        },
+        Check {
+            what: "overrun counts",
+            // Every raise is counted by exactly one take: the ticks, and
+            // the class raised by each drop.
+            ok: t.ticks_counted == o.vm.ticks_raised
+                && t.vnc_drops_counted == o.vm.vnc_dropped
+                && t.disk_drops_counted == o.vm.disk_dropped,
+            detail: format!(
+                "stats-tick {} of {} raises; drops by class: VNC {} of {}, block {} of {}",
+                t.ticks_counted,
+                o.vm.ticks_raised,
+                t.vnc_drops_counted,
+                o.vm.vnc_dropped,
+                t.disk_drops_counted,
+                o.vm.disk_dropped
+            ),
+        },
+        Check {
+            what: "targeted re-poll",
+            // A class is re-polled if and only if some of its events were lost.
+            ok: (t.vnc_repolls > 0) == (o.vm.vnc_dropped > 0)
+                && (t.disk_repolls > 0) == (o.vm.disk_dropped > 0),
+            detail: format!(
+                "VNC: {} lost, {} re-poll(s); block: {} lost, {} re-poll(s)",
+                o.vm.vnc_dropped, t.vnc_repolls, o.vm.disk_dropped, t.disk_repolls
+            ),
         },
         Check {
             what: "monitor finished",
@@ -921,8 +1082,8 @@ fn print_report(opts: &Options, o: &Outcome, checks: &[Check]) {
             "  stats-tick",
             format!("{}", t.ticks_seen),
             format!(
-                "takes for {} raises (merged raises are reported once)",
-                o.vm.ticks_raised
+                "takes for {} raises (merged raises are reported once; their counts add up to {})",
+                o.vm.ticks_raised, t.ticks_counted
             ),
         );
     }
@@ -945,6 +1106,19 @@ fn print_report(opts: &Options, o: &Outcome, checks: &[Check]) {
         )
     };
     row("events lost", format!("{}", t.lost), gaps);
+    row(
+        "  VNC / block",
+        format!("{} / {}", o.vm.vnc_dropped, o.vm.disk_dropped),
+        format!("of {} block device resizes", o.vm.resizes),
+    );
+    row(
+        "overflow re-polls",
+        format!("{}", t.repolls),
+        format!(
+            "targeted: VNC client list {}, block devices {} (a full re-poll reads both each time)",
+            t.vnc_repolls, t.disk_repolls
+        ),
+    );
     row(
         "doorbell writes",
         format!("{}", s.doorbell_writes),

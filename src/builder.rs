@@ -4,10 +4,12 @@ use std::fmt;
 #[cfg(not(eventsig_loom))]
 use std::os::fd::OwnedFd;
 
-use crate::channel::{self, Receiver, Sender};
+use crate::channel::{self, Extras, Receiver, Sender};
+use crate::classes::Classifier;
 #[cfg(not(eventsig_loom))]
 use crate::eventfd::EventFd;
 use crate::ring::BuildError;
+use crate::signals::Signal;
 
 /// Starts a channel with options; [`channel`](crate::channel) is
 /// `builder().capacity(n).build()`.
@@ -42,6 +44,7 @@ pub fn builder() -> Builder {
 pub struct Builder {
     capacity: usize,
     wait_spin: bool,
+    overrun_counts: bool,
     #[cfg(not(eventsig_loom))]
     eventfd: Option<OwnedFd>,
 }
@@ -61,6 +64,7 @@ impl Builder {
         Builder {
             capacity: Builder::DEFAULT_CAPACITY,
             wait_spin: true,
+            overrun_counts: false,
             #[cfg(not(eventsig_loom))]
             eventfd: None,
         }
@@ -92,6 +96,26 @@ impl Builder {
     /// ```
     pub fn wait_spin(mut self, spin: bool) -> Builder {
         self.wait_spin = spin;
+        self
+    }
+
+    /// Whether the channel counts raises, so that
+    /// [`Receiver::take_signals_counted`] reports how many raises merged into
+    /// each signal taken (the POSIX timer overrun count). Off by default:
+    /// then a raise is one `fetch_or`; with counts it is a `fetch_add` and
+    /// the `fetch_or`, and a take swaps the count of each signal it takes.
+    ///
+    /// ```
+    /// # use eventsig::Signal;
+    /// let s = Signal::new(0)?;
+    /// let (tx, mut rx) = eventsig::builder().overrun_counts(true).build::<()>()?;
+    /// tx.raise(s)?;
+    /// tx.raise(s)?;
+    /// assert_eq!(rx.take_signals_counted().count(s), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn overrun_counts(mut self, on: bool) -> Builder {
+        self.overrun_counts = on;
         self
     }
 
@@ -145,6 +169,68 @@ impl Builder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build<T>(self) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+        self.build_with(None)
+    }
+
+    /// Builds a channel that falls back per class on overflow: when the
+    /// ring refuses an event, `classify` runs on it, on the sender's
+    /// thread, and the [`Signal`] it returns (its *class*: "VNC client
+    /// list", "block devices") is raised, coalesced and never lost like
+    /// any raise, and listed by [`Overflow::classes`](crate::Overflow::classes)
+    /// until the overflow is acknowledged. The receiver then re-polls the
+    /// state of those classes only, not all state (the kernel's SIGIO on
+    /// a full real-time queue cannot say what was lost). `None`: the event
+    /// has no class; its drop is counted and placed as on any channel.
+    ///
+    /// `classify` never runs for an accepted event: the accepted path costs
+    /// what it costs on any channel. It should be quick and must not panic
+    /// (a panic unwinds out of [`Sender::send`], dropping the value).
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Builder::build).
+    ///
+    /// ```
+    /// use eventsig::{Delivery, Signal};
+    /// #[derive(Debug)]
+    /// enum Ev { VncConnected(u32), DiskResized(u64) }
+    /// let vnc_lost = Signal::new(20)?;
+    /// let disk_lost = Signal::new(21)?;
+    /// let (mut tx, mut rx) = eventsig::builder()
+    ///     .capacity(2)
+    ///     .build_classified(move |ev: &Ev| match ev {
+    ///         Ev::VncConnected(_) => Some(vnc_lost),
+    ///         Ev::DiskResized(_) => Some(disk_lost),
+    ///     })?;
+    /// tx.send(Ev::DiskResized(10)).unwrap();
+    /// for client in 0..5 {
+    ///     let _ = tx.send(Ev::VncConnected(client)); // 1 accepted, 4 dropped
+    /// }
+    /// // The class is raised like any signal: the receiver learns of it
+    /// // even if it only takes signals.
+    /// assert!(rx.take_signals().contains(vnc_lost));
+    /// let ov = rx.overflow().unwrap();
+    /// assert_eq!((ov.lost(), ov.classes().iter().collect::<Vec<_>>()), (4, vec![vnc_lost]));
+    /// // Re-poll the VNC client list (only), then:
+    /// rx.acknowledge(ov);
+    /// assert_eq!(rx.drain().filter(|d| matches!(d, Delivery::Event(_))).count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_classified<T, F>(self, classify: F) -> Result<(Sender<T>, Receiver<T>), BuildError>
+    where
+        F: Fn(&T) -> Option<Signal> + Send + 'static,
+    {
+        self.build_with(Some(Box::new(classify)))
+    }
+
+    fn build_with<T>(
+        self,
+        classify: Option<Classifier<T>>,
+    ) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+        let extras = Extras {
+            classify,
+            overrun_counts: self.overrun_counts,
+        };
         #[cfg(not(eventsig_loom))]
         let bell = match self.eventfd {
             Some(fd) => Some(EventFd::try_from(fd).map_err(BuildError::Adopt)?),
@@ -152,10 +238,11 @@ impl Builder {
         };
         #[cfg(eventsig_loom)]
         let bell = None;
-        channel::build(
+        channel::build_with(
             self.capacity,
             bell,
             self.wait_spin && cfg!(not(eventsig_loom)),
+            extras,
         )
     }
 }
@@ -170,7 +257,8 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Builder");
         d.field("capacity", &self.capacity)
-            .field("wait_spin", &self.wait_spin);
+            .field("wait_spin", &self.wait_spin)
+            .field("overrun_counts", &self.overrun_counts);
         #[cfg(not(eventsig_loom))]
         d.field("eventfd", &self.eventfd);
         d.finish()

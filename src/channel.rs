@@ -12,6 +12,10 @@
 //! busy-polls and never hands out its fd never parks, so its producers never
 //! make a syscall. Taking signals never parks or unparks.
 //!
+//! A raise of a [blocked](Receiver::block) signal never rings (see
+//! `mask.rs`); the park's re-check ignores blocked signals, and unblocking
+//! parks again a receiver parked for an epoll caller.
+//!
 //! A drain of an exposed receiver that yielded something does not park: the
 //! consumer is busy, and parking costs a heavy barrier and invites producers
 //! to write. It writes the fd itself instead (one `write(2)` by the consumer,
@@ -29,38 +33,148 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use crate::barrier::Barrier;
+use crate::classes::{Classifier, LostClasses};
 use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
+use crate::mask::BlockedMask;
+use crate::overrun::{OverrunCounts, SignalCounts};
 use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
 use crate::signals::{PendingSignals, Signal, SignalSet};
 use crate::stats::Stats;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Bell, Ordering};
+use crate::values::ValueSlots;
 
 /// State shared by every handle of one channel.
 struct Shared {
     signals: CachePadded<PendingSignals>,
+    /// The receiver's blocked signals, for raisers (see `mask.rs`).
+    blocked: BlockedMask,
+    /// The doorbell's barrier mode, for the raisers' look at the mask.
+    barrier: Barrier,
     doorbell: Doorbell,
     /// Read on every send and raise, written once: kept apart from the
     /// counters below.
     receiver_alive: CachePadded<AtomicBool>,
     /// Live producer handles: the `Sender` and every `Raiser`.
     producers: AtomicUsize,
+    /// The classes of refused events, on a classified channel.
+    classes: Option<Box<LostClasses>>,
+    /// Per-signal raise counters, on a channel that keeps overrun counts.
+    counts: Option<Box<OverrunCounts>>,
+    /// The latest value of each signal (see `values.rs`).
+    values: ValueSlots,
 }
 
 impl Shared {
     fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
-        // Relaxed: a hint; a raise racing with the receiver's drop may land
-        // in a channel nobody reads, as with any channel.
-        if !self.receiver_alive.load(Ordering::Relaxed) {
+        // The raise mode also says whether the receiver is gone (a hint: a
+        // raise racing with the receiver's drop may land in a channel nobody
+        // reads, as with any channel); see `mask.rs`.
+        let mode = self.blocked.mode();
+        if mode == 0 {
+            self.raise_plain(signal);
+            Ok(())
+        } else {
+            self.raise_in_mode(signal, mode)
+        }
+    }
+
+    /// `raise` carrying `value`: the value is stored first, then published
+    /// by the raise (see `values.rs`).
+    fn raise_with(&self, signal: Signal, value: u64) -> Result<(), RaiseError> {
+        let mode = self.blocked.mode();
+        if BlockedMask::closed(mode) {
             return Err(RaiseError::Closed);
         }
+        self.values.store(signal, value);
+        if mode == 0 {
+            self.raise_plain(signal);
+            Ok(())
+        } else {
+            self.raise_in_mode(signal, mode)
+        }
+    }
+
+    /// The plain path of a raise: no counts kept, nothing blocked, receiver
+    /// alive.
+    #[inline(always)]
+    fn raise_plain(&self, signal: Signal) {
         if self.signals.raise(signal) {
             self.doorbell.ring_if_parked();
         }
         // A raise that found its signal pending needs no wake-up check: the
         // raise that made it pending published it before its own check, so
         // either the receiver's re-check sees the bit or that raise rings.
+    }
+
+    /// `raise` on a channel that keeps counts, has signals blocked, or whose
+    /// receiver is gone.
+    #[inline(never)]
+    fn raise_in_mode(&self, signal: Signal, mode: u64) -> Result<(), RaiseError> {
+        if BlockedMask::closed(mode) {
+            return Err(RaiseError::Closed);
+        }
+        if self.make_pending(signal) {
+            self.blocked
+                .ring_unless_blocked(mode, signal, self.barrier, &self.doorbell);
+        }
         Ok(())
+    }
+
+    /// Makes `signal` pending, counting the raise if counts are kept;
+    /// returns whether this raise set the pending bit.
+    #[inline]
+    fn make_pending(&self, signal: Signal) -> bool {
+        if let Some(counts) = &self.counts {
+            // Counted before the bit is set (see `overrun.rs`).
+            counts.count(signal);
+        }
+        self.signals.raise(signal)
+    }
+
+    /// Takes the pending signals not in `blocked`; with counts kept, takes
+    /// their counts too, as the protocol requires of every take, into
+    /// `report` if given, and leaves out a signal whose raises an earlier
+    /// take counted (see `overrun.rs`). Returns the signals to report and
+    /// the pending bits cleared (for `Stats::raised`).
+    #[inline]
+    fn take(
+        &self,
+        blocked: SignalSet,
+        report: Option<&mut SignalCounts>,
+    ) -> (SignalSet, SignalSet) {
+        let taken = self.signals.take_unblocked(blocked);
+        match &self.counts {
+            None => {
+                if let Some(report) = report {
+                    for s in taken {
+                        report.set(s, 1);
+                    }
+                }
+                (taken, taken)
+            }
+            Some(counts) => (Self::take_counts(counts, taken, report), taken),
+        }
+    }
+
+    /// `take` on a channel that keeps counts.
+    #[inline(never)]
+    fn take_counts(
+        counts: &OverrunCounts,
+        taken: SignalSet,
+        mut report: Option<&mut SignalCounts>,
+    ) -> SignalSet {
+        let mut reported = SignalSet::EMPTY;
+        for s in taken {
+            let n = counts.take(s);
+            if n > 0 {
+                reported = reported.with(s);
+                if let Some(report) = report.as_deref_mut() {
+                    report.set(s, n);
+                }
+            }
+        }
+        reported
     }
 
     fn release_producer(&self) {
@@ -74,6 +188,36 @@ impl Shared {
     fn closed(&self) -> bool {
         // Acquire: pairs with the Release decrement in `release_producer`.
         self.producers.load(Ordering::Acquire) == 0
+    }
+
+    /// Sender side, on a classified channel: drop number `drop` was of
+    /// `class`. Records it, then raises the class. The caller rings for the
+    /// drop afterwards, which covers the raise too.
+    fn record_loss(&self, classes: &LostClasses, drop: u64, class: Option<Signal>) {
+        classes.record(drop, class);
+        if let Some(class) = class {
+            // Release (in `raise`): a receiver that takes the class also sees
+            // the record above (`Receiver::overflow`).
+            self.make_pending(class);
+        }
+    }
+}
+
+/// What a channel is built with besides its capacity, eventfd and spin:
+/// the typed options of [`Builder`](crate::Builder).
+pub(crate) struct Extras<T> {
+    /// Runs on every refused event (see `classes.rs`).
+    pub(crate) classify: Option<Classifier<T>>,
+    /// Keep overrun counts (see `overrun.rs`).
+    pub(crate) overrun_counts: bool,
+}
+
+impl<T> Default for Extras<T> {
+    fn default() -> Extras<T> {
+        Extras {
+            classify: None,
+            overrun_counts: false,
+        }
     }
 }
 
@@ -105,20 +249,42 @@ pub(crate) fn build<T>(
     bell: Option<Bell>,
     spin: bool,
 ) -> Result<(Sender<T>, Receiver<T>), BuildError> {
+    build_with(capacity, bell, spin, Extras::default())
+}
+
+/// [`build`] with the typed options.
+pub(crate) fn build_with<T>(
+    capacity: usize,
+    bell: Option<Bell>,
+    spin: bool,
+    extras: Extras<T>,
+) -> Result<(Sender<T>, Receiver<T>), BuildError> {
     let (producer, consumer) = ring::ring(capacity)?;
     let bell = match bell {
         Some(bell) => bell,
         None => Bell::new()?,
     };
+    let barrier = Barrier::detect();
     let shared = Arc::new(Shared {
         signals: CachePadded::new(PendingSignals::new()),
-        doorbell: Doorbell::new(bell, Barrier::detect()),
+        blocked: BlockedMask::new(extras.overrun_counts),
+        barrier,
+        doorbell: Doorbell::new(bell, barrier),
         receiver_alive: CachePadded::new(AtomicBool::new(true)),
         producers: AtomicUsize::new(1),
+        classes: extras
+            .classify
+            .is_some()
+            .then(|| Box::new(LostClasses::new())),
+        counts: extras
+            .overrun_counts
+            .then(|| Box::new(OverrunCounts::new())),
+        values: ValueSlots::new(),
     });
     let sender = Sender {
         ring: producer,
         shared: Arc::clone(&shared),
+        classify: extras.classify,
     };
     let receiver = Receiver {
         ring: consumer,
@@ -129,6 +295,7 @@ pub(crate) fn build<T>(
         closed_rung: Cell::new(false),
         self_rings: Cell::new(0),
         signals_taken: 0,
+        blocked: SignalSet::EMPTY,
         acked_drops: 0,
         spin,
         parks: Cell::new(0),
@@ -145,6 +312,8 @@ pub(crate) fn build<T>(
 pub struct Sender<T> {
     ring: Producer<T>,
     shared: Arc<Shared>,
+    /// The classifier of a classified channel; runs on refused events only.
+    classify: Option<Classifier<T>>,
 }
 
 impl<T> Sender<T> {
@@ -155,7 +324,11 @@ impl<T> Sender<T> {
     ///
     /// [`SendError::Full`] when the ring is full: the attempt is dropped,
     /// counted, and reported in the stream ([`Delivery::Lost`]) and by
-    /// [`Receiver::overflow`]. [`SendError::Closed`] once the receiver is gone.
+    /// [`Receiver::overflow`]. On a classified channel
+    /// ([`Builder::build_classified`](crate::Builder::build_classified)) the
+    /// classifier runs on the refused value, here, and the class it names is
+    /// raised and listed by [`Overflow::classes`]. [`SendError::Closed`] once
+    /// the receiver is gone.
     ///
     /// ```
     /// let (mut tx, _rx) = eventsig::channel(1)?;
@@ -169,10 +342,25 @@ impl<T> Sender<T> {
         if !self.shared.receiver_alive.load(Ordering::Relaxed) {
             return Err(SendError::Closed(value));
         }
-        let pushed = self.ring.push(value);
-        // An accepted event and a drop (a new gap) both need the receiver.
+        match self.ring.push(value) {
+            Ok(()) => {
+                self.shared.doorbell.ring_if_parked();
+                Ok(())
+            }
+            Err(value) => Err(self.refused(value)),
+        }
+    }
+
+    /// `send` found the ring full: classify the value (on a classified
+    /// channel), then ring for the new gap, which needs the receiver too.
+    #[cold]
+    fn refused(&mut self, value: T) -> SendError<T> {
+        if let (Some(classify), Some(classes)) = (&self.classify, &self.shared.classes) {
+            self.shared
+                .record_loss(classes, self.ring.dropped(), classify(&value));
+        }
         self.shared.doorbell.ring_if_parked();
-        pushed.map_err(SendError::Full)
+        SendError::Full(value)
     }
 
     /// Sends events from `items` while the ring has room, publishing them
@@ -234,6 +422,27 @@ impl<T> Sender<T> {
         self.shared.raise(signal)
     }
 
+    /// Raises `signal` with `value` as its latest value, like
+    /// [`Raiser::raise_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`RaiseError::Closed`] once the receiver is gone.
+    ///
+    /// ```
+    /// # use eventsig::Signal;
+    /// let balloon = Signal::new(4)?;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// tx.raise_with(balloon, 512)?;
+    /// let mut values = [None; 64];
+    /// rx.take_signals_with(&mut values);
+    /// assert_eq!(values[4], Some(512));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn raise_with(&self, signal: Signal, value: u64) -> Result<(), RaiseError> {
+        self.shared.raise_with(signal, value)
+    }
+
     /// A new [`Raiser`] for this channel. The channel closes for the receiver
     /// when the sender and every raiser are gone.
     ///
@@ -284,6 +493,7 @@ impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
             .field("ring", &self.ring)
+            .field("classified", &self.classify.is_some())
             .field("closed", &self.is_closed())
             .finish()
     }
@@ -299,10 +509,13 @@ impl<T> fmt::Debug for Sender<T> {
 /// [`Raiser::raise`] may be called from a POSIX signal handler, which makes
 /// the channel a coalescing self-pipe: a handler for `SIGTERM` or `SIGHUP`
 /// raises a [`Signal`], and the receiver learns of it on its eventfd like of
-/// any other raise. The path is lock-free atomic operations only (a load, a
-/// `fetch_or`, a fence, a load of the park flag, and for a parked receiver a
-/// swap of the flag and a counter increment), then at most one `write(2)`,
-/// which `signal-safety(7)` lists as safe.
+/// any other raise. The path is lock-free atomic operations only (a load of
+/// the raise mode, a `fetch_or` (with
+/// [overrun counts](crate::Builder::overrun_counts) a `fetch_add` before
+/// it), a fence, a load of the park flag (with signals
+/// [blocked](Receiver::block), a fence and a load of the mask before it),
+/// and for a parked receiver a swap of the flag and a counter increment),
+/// then at most one `write(2)`, which `signal-safety(7)` lists as safe.
 /// It takes no lock, allocates nothing, and leaves `errno` as it found it
 /// (see [`EventFd::notify`](crate::EventFd::notify)).
 ///
@@ -395,6 +608,39 @@ impl Raiser {
     pub fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
         self.shared.raise(signal)
     }
+
+    /// Stores `value` as `signal`'s latest value, then raises `signal`: the
+    /// receiver gets the value with the signal
+    /// ([`Receiver::take_signals_with`]). Raises merge as with
+    /// [`raise`](Raiser::raise), and the last value stored wins, as QEMU
+    /// keeps only the latest state of a throttled event ("balloon at 512
+    /// MiB" replaces "balloon at 768 MiB"). A value is never torn, and a take
+    /// never returns a value older than the raise that made the signal
+    /// pending. Any number of raisers may raise with values at once.
+    ///
+    /// Async-signal-safe like [`raise`](Raiser::raise): one more atomic store
+    /// (and, the first time a signal gets a value, a `fetch_or`).
+    ///
+    /// # Errors
+    ///
+    /// [`RaiseError::Closed`] once the receiver is gone.
+    ///
+    /// ```
+    /// use eventsig::Signal;
+    /// let balloon = Signal::new(4)?;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// let raiser = tx.raiser();
+    /// raiser.raise_with(balloon, 768)?;
+    /// raiser.raise_with(balloon, 512)?; // merges; the last value wins
+    /// let mut values = [None; 64];
+    /// let taken = rx.take_signals_with(&mut values);
+    /// assert!(taken.contains(balloon));
+    /// assert_eq!(values[balloon.number() as usize], Some(512));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn raise_with(&self, signal: Signal, value: u64) -> Result<(), RaiseError> {
+        self.shared.raise_with(signal, value)
+    }
 }
 
 impl Clone for Raiser {
@@ -435,6 +681,7 @@ pub struct Overflow {
     /// The drop count this overflow was read at; acknowledging it clears
     /// drops up to this count only.
     upto: u64,
+    classes: SignalSet,
 }
 
 impl Overflow {
@@ -448,6 +695,39 @@ impl Overflow {
     /// ```
     pub fn lost(&self) -> u64 {
         self.lost
+    }
+
+    /// The classes of the events dropped since the last acknowledgement: the
+    /// signals the classifier named for them, on a channel built with
+    /// [`Builder::build_classified`](crate::Builder::build_classified); empty
+    /// on other channels, and for drops the classifier named no class for.
+    /// Re-poll the state of these classes, not all state.
+    ///
+    /// A class dropped again while the overflow was being read may be listed
+    /// once more by the next overflow (a redundant re-poll); a class is never
+    /// left out.
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// enum Ev { Vnc(u32), Block(&'static str) }
+    /// let vnc = Signal::new(10)?;
+    /// let block = Signal::new(11)?;
+    /// let (mut tx, mut rx) = eventsig::builder()
+    ///     .capacity(1)
+    ///     .build_classified(move |ev: &Ev| match ev {
+    ///         Ev::Vnc(_) => Some(vnc),
+    ///         Ev::Block(_) => Some(block),
+    ///     })?;
+    /// let _ = tx.send(Ev::Block("vda"));   // accepted
+    /// let _ = tx.send(Ev::Vnc(1));         // dropped: the ring is full
+    /// let ov = rx.overflow().unwrap();
+    /// assert_eq!(ov.classes(), SignalSet::from(vnc)); // re-poll VNC only
+    /// rx.acknowledge(ov);
+    /// assert!(rx.overflow().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn classes(&self) -> SignalSet {
+        self.classes
     }
 }
 
@@ -477,8 +757,10 @@ pub struct Receiver<T> {
     closed_rung: Cell<bool>,
     /// Writes the receiver made to its own fd.
     self_rings: Cell<u64>,
-    /// Signals reported by `take_signals` so far.
+    /// Pending bits the takes cleared so far (each set by one raise).
     signals_taken: u64,
+    /// The blocked signals; published for raisers in `Shared::blocked`.
+    blocked: SignalSet,
     acked_drops: u64,
     /// Spin briefly in `wait` before parking.
     spin: bool,
@@ -499,9 +781,75 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn take_signals(&mut self) -> SignalSet {
-        let taken = self.shared.signals.take();
-        self.signals_taken += taken.len() as u64;
+        let (taken, cleared) = self.shared.take(self.blocked, None);
+        self.signals_taken += cleared.len() as u64;
         taken
+    }
+
+    /// Takes every pending signal, as [`take_signals`](Receiver::take_signals),
+    /// and writes the latest value of each signal taken into `values` (entry
+    /// `n` for signal `n`): the value of the last
+    /// [`raise_with`](Raiser::raise_with) of that signal, or `None` if it was
+    /// never raised with a value. A plain raise leaves the latest value as it
+    /// was. Entries of signals not taken are left as they are, so `values`
+    /// can be the consumer's table of latest values.
+    ///
+    /// The value is never older than the raise that made the signal pending;
+    /// a raise racing with the take may already show its value, and then
+    /// makes the signal pending again for the next take (which reports the
+    /// same value or a later one).
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// let (balloon, stopped) = (Signal::new(4)?, Signal::new(3)?);
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// tx.raise_with(balloon, 1024)?;
+    /// tx.raise(stopped)?;
+    /// let mut values = [None; 64];
+    /// let taken = rx.take_signals_with(&mut values);
+    /// assert_eq!(taken, SignalSet::from(balloon) | stopped);
+    /// assert_eq!((values[4], values[3]), (Some(1024), None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take_signals_with(&mut self, values: &mut [Option<u64>; 64]) -> SignalSet {
+        let taken = self.take_signals();
+        // After the take's Acquire read-modify-writes (see `values.rs`).
+        self.shared.values.read_into(taken, values);
+        taken
+    }
+
+    /// Takes every pending signal, as [`take_signals`](Receiver::take_signals),
+    /// with the number of raises each stands for: the raises merged since the
+    /// last take that reported it, plus one (the POSIX timer overrun count
+    /// plus one; [`SignalCounts::overruns`] is the overrun count itself).
+    /// Saturates at `u32::MAX`.
+    ///
+    /// The counts are kept on a channel built with
+    /// [`Builder::overrun_counts`](crate::Builder::overrun_counts); on
+    /// another, every signal taken counts 1 (nothing was counted). Every take
+    /// (also `take_signals`) resets the counts of the signals it takes.
+    ///
+    /// ```
+    /// use eventsig::Signal;
+    /// let (tick, stop) = (Signal::new(1)?, Signal::new(2)?);
+    /// let (tx, mut rx) = eventsig::builder().overrun_counts(true).build::<()>()?;
+    /// let raiser = tx.raiser();
+    /// for _ in 0..5 {
+    ///     raiser.raise(tick)?; // a timer firing while the consumer is busy
+    /// }
+    /// tx.raise(stop)?;
+    /// let taken = rx.take_signals_counted();
+    /// assert_eq!((taken.count(tick), taken.overruns(tick)), (5, 4));
+    /// assert_eq!(taken.count(stop), 1);
+    /// tx.raise(tick)?;
+    /// assert_eq!(rx.take_signals_counted().count(tick), 1); // counted from the last take
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take_signals_counted(&mut self) -> SignalCounts {
+        let mut report = SignalCounts::EMPTY;
+        let (_, cleared) = self.shared.take(self.blocked, Some(&mut report));
+        self.signals_taken += cleared.len() as u64;
+        report
     }
 
     /// The signals pending now, without taking them.
@@ -515,7 +863,91 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn pending_signals(&self) -> SignalSet {
-        self.shared.signals.peek()
+        self.shared.signals.peek() - self.blocked
+    }
+
+    /// Blocks the signals in `set`, as `sigprocmask(SIG_BLOCK)` does: raised
+    /// while blocked they stay pending, but do not wake the receiver (a
+    /// raise of a blocked signal makes no syscall) and are not reported by
+    /// the takes or [`pending_signals`](Receiver::pending_signals) until they
+    /// are [unblocked](Receiver::unblock). Blocking a signal that is pending
+    /// keeps it pending. Raises merge as usual; overrun counts and values
+    /// keep accumulating.
+    ///
+    /// A raise racing with `block` may still wake the receiver once (a
+    /// spurious wake-up). Events, gaps and the close are not affected.
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// let (tick, stop) = (Signal::new(1)?, Signal::new(2)?);
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// rx.block(SignalSet::from(tick));
+    /// tx.raise(tick)?;
+    /// tx.raise(stop)?;
+    /// assert_eq!(rx.take_signals(), SignalSet::from(stop)); // tick stays pending
+    /// rx.unblock(SignalSet::from(tick));
+    /// assert_eq!(rx.take_signals(), SignalSet::from(tick));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn block(&mut self, set: SignalSet) {
+        self.blocked |= set;
+        self.shared.blocked.store(self.blocked);
+    }
+
+    /// Unblocks the signals in `set` (`sigprocmask(SIG_UNBLOCK)`). Those
+    /// pending become visible at once: [`wait`](Receiver::wait) returns for
+    /// them, and if the fd was handed out it becomes readable, as for a
+    /// raise. A raise racing with the unblock is not lost either.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use eventsig::{Signal, SignalSet};
+    /// let s = Signal::new(7)?;
+    /// let (tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// rx.block(SignalSet::from(s));
+    /// tx.raise(s)?;
+    /// assert!(!rx.wait(Some(Duration::from_millis(1)))?); // blocked: no wake-up
+    /// rx.unblock(SignalSet::ALL);
+    /// assert!(rx.wait(Some(Duration::ZERO))?);            // pending, now visible
+    /// assert_eq!(rx.pending_signals(), SignalSet::from(s));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unblock(&mut self, set: SignalSet) {
+        let unblocked = self.blocked & set;
+        if unblocked.is_empty() {
+            return;
+        }
+        self.blocked = self.blocked - set;
+        self.shared.blocked.store(self.blocked);
+        if self.armed.get() {
+            // Parked for an epoll caller, which may go back to sleep on the
+            // fd without parking again: park again now, so that the re-check
+            // (after the park's barrier) sees a signal raised while blocked,
+            // and a raise racing with the store above sees either the new
+            // mask or our re-check sees it (see `mask.rs`).
+            self.wake();
+            self.arm();
+        } else if self.exposed.get() && !(self.shared.signals.peek() & unblocked).is_empty() {
+            // Awake with the fd handed out: make it readable for the signals
+            // now visible. (A receiver that may sleep parks first, which
+            // covers the raises racing with the store.)
+            self.keep_readable();
+        }
+    }
+
+    /// The blocked signals.
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// let (_tx, mut rx) = eventsig::channel::<()>(1)?;
+    /// assert!(rx.blocked().is_empty());
+    /// rx.block(SignalSet::from_bits(0b110));
+    /// rx.unblock(SignalSet::from(Signal::new(1)?));
+    /// assert_eq!(rx.blocked(), SignalSet::from(Signal::new(2)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn blocked(&self) -> SignalSet {
+        self.blocked
     }
 
     /// The next event or gap marker.
@@ -613,15 +1045,32 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn overflow(&self) -> Option<Overflow> {
-        let total = self.ring.dropped();
+        let total = self.drops_recorded();
         (total > self.acked_drops).then(|| Overflow {
             lost: total - self.acked_drops,
             upto: total,
+            classes: match &self.shared.classes {
+                // After `drops_recorded` read `published`: every class of a
+                // drop up to `total` is visible (see `classes.rs`).
+                Some(classes) => classes.since(self.acked_drops),
+                None => SignalSet::EMPTY,
+            },
         })
     }
 
-    /// Clears the overflow condition for the drops `overflow` stands for.
-    /// Drops that happened after it was read keep the condition set.
+    /// The drops an overflow reports: the ring's count, or on a classified
+    /// channel the drops whose class is recorded (the same count once the
+    /// sender is out of `send`).
+    fn drops_recorded(&self) -> u64 {
+        match &self.shared.classes {
+            Some(classes) => classes.published(),
+            None => self.ring.dropped(),
+        }
+    }
+
+    /// Clears the overflow condition for the drops `overflow` stands for,
+    /// and for their [classes](Overflow::classes). Drops that happened after
+    /// it was read keep the condition set, with their classes.
     ///
     /// ```
     /// let (mut tx, mut rx) = eventsig::channel::<u8>(1)?;
@@ -636,13 +1085,14 @@ impl<T> Receiver<T> {
     pub fn acknowledge(&mut self, overflow: Overflow) {
         // Clamped, so an `Overflow` of another channel cannot clear drops
         // this one has not had.
-        let upto = overflow.upto.min(self.ring.dropped());
+        let upto = overflow.upto.min(self.drops_recorded());
         self.acked_drops = self.acked_drops.max(upto);
     }
 
     /// Blocks until a signal, an event, a gap or the close is pending, or
     /// `timeout` passes (`None`: no timeout). Returns `true` when something is
-    /// pending or the channel is closed, `false` on timeout.
+    /// pending or the channel is closed, `false` on timeout. A
+    /// [blocked](Receiver::block) signal does not count as pending.
     ///
     /// Parks on the eventfd (`poll(2)`); producers write it once per sleep.
     ///
@@ -777,7 +1227,7 @@ impl<T> Receiver<T> {
         Stats {
             // Each raise that made a signal pending is either taken or
             // pending now: counted here, at no cost to the raisers.
-            raised: self.signals_taken + self.pending_signals().len() as u64,
+            raised: self.signals_taken + self.shared.signals.peek().len() as u64,
             sent: self.ring.attempts(),
             dropped: self.ring.dropped(),
             delivered: self.ring.taken(),
@@ -787,9 +1237,12 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// Whether anything is pending: a signal, an event, a gap, or the close.
+    /// Whether anything is pending: an unblocked signal, an event, a gap, or
+    /// the close.
     fn ready(&self) -> bool {
-        !self.shared.signals.peek().is_empty() || self.ring.has_pending() || self.shared.closed()
+        !(self.shared.signals.peek() - self.blocked).is_empty()
+            || self.ring.has_pending()
+            || self.shared.closed()
     }
 
     fn park(&self) {
@@ -875,6 +1328,8 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         // Relaxed: senders only need to learn of it eventually.
         self.shared.receiver_alive.store(false, Ordering::Relaxed);
+        // Raisers learn of it from the raise mode.
+        self.shared.blocked.close();
     }
 }
 
@@ -946,6 +1401,7 @@ impl<T> fmt::Debug for Receiver<T> {
         f.debug_struct("Receiver")
             .field("ring", &self.ring)
             .field("pending_signals", &self.pending_signals())
+            .field("blocked", &self.blocked)
             .field("closed", &self.is_closed())
             .field("overflow", &self.overflow())
             .finish_non_exhaustive()

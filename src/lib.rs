@@ -67,6 +67,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Beyond what the kernel offers
+//!
+//! - **per-class fallback on overflow**: a channel built with a classifier
+//!   ([`Builder::build_classified`]) raises the class of each dropped event,
+//!   and [`Overflow::classes`] says which state to re-poll, not all of it;
+//! - **blocked signals** ([`Receiver::block`], [`Receiver::unblock`]):
+//!   `sigprocmask` for a channel, a blocked raise makes no syscall;
+//! - **latest values** ([`Raiser::raise_with`],
+//!   [`Receiver::take_signals_with`]): a signal carries its latest `u64`;
+//! - **overrun counts** ([`Builder::overrun_counts`],
+//!   [`Receiver::take_signals_counted`]): how many raises merged.
+//!
 //! # Layers
 //!
 //! Each layer is usable on its own: [`signals`] (an atomic pending word),
@@ -98,20 +110,25 @@
 mod barrier;
 mod builder;
 mod channel;
+mod classes;
 mod doorbell;
 mod error;
 pub mod eventfd;
+mod mask;
+mod overrun;
 pub mod ring;
 pub mod signals;
 mod stats;
 mod sync;
 #[cfg(all(feature = "tokio", not(eventsig_loom)))]
 pub mod tokio;
+mod values;
 
 pub use builder::{builder, Builder};
 pub use channel::{channel, Drain, Overflow, Raiser, Receiver, Sender};
 pub use error::{RaiseError, SendError, TryRecvError};
 pub use eventfd::{AdoptError, EventFd};
+pub use overrun::SignalCounts;
 pub use ring::{BuildError, Delivery};
 #[cfg(not(eventsig_loom))]
 pub use ring::{Events, Run};

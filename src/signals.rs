@@ -382,6 +382,18 @@ impl PendingSignals {
         SignalSet(self.word.swap(0, Ordering::Acquire))
     }
 
+    /// Takes the pending signals that are not in `blocked`, leaving the
+    /// blocked ones pending. One `swap` when nothing is blocked, else one
+    /// `fetch_and`.
+    #[inline]
+    pub(crate) fn take_unblocked(&self, blocked: SignalSet) -> SignalSet {
+        if blocked.is_empty() {
+            return self.take();
+        }
+        // Acquire: pairs with the Release fetch_or in `raise`, as in `take`.
+        SignalSet(self.word.fetch_and(blocked.0, Ordering::Acquire)) - blocked
+    }
+
     /// The pending set, without taking it (a racy snapshot: a raise may land
     /// right after).
     pub fn peek(&self) -> SignalSet {
@@ -427,5 +439,18 @@ mod tests {
         assert!(!p.raise(s));
         assert_eq!(p.take(), SignalSet::from(s));
         assert!(p.raise(s));
+    }
+
+    #[test]
+    fn take_unblocked_leaves_the_blocked_signals_pending() {
+        let p = PendingSignals::new();
+        let (a, b) = (Signal::new(1).unwrap(), Signal::new(2).unwrap());
+        p.raise(a);
+        p.raise(b);
+        assert_eq!(p.take_unblocked(SignalSet::from(b)), SignalSet::from(a));
+        assert_eq!(p.peek(), SignalSet::from(b));
+        assert!(p.take_unblocked(SignalSet::from(b)).is_empty());
+        assert_eq!(p.take_unblocked(SignalSet::EMPTY), SignalSet::from(b));
+        assert!(p.peek().is_empty());
     }
 }

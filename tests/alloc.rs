@@ -283,3 +283,143 @@ fn s04_two_threads_with_blocking_wait_allocate_nothing() {
     assert!(stats.parks > 0, "the consumer never slept: {stats:?}");
     drop(tx);
 }
+
+/// A classified channel: the classifier runs on every refused send, raises
+/// the class, records it; reading the overflow's classes and acknowledging
+/// allocate nothing either.
+#[test]
+fn s04_classified_drops_and_overflow_classes_allocate_nothing() {
+    let (mut tx, mut rx) = eventsig::builder()
+        .capacity(8)
+        .build_classified(|v: &u64| Signal::new((*v % 5) as u32).ok())
+        .unwrap();
+    let sends = scaled(10_000, 200) as u64;
+    let mut seen = [0u64; 64];
+    let (n, (events, lost, classes, signals)) = allocations_in(|| {
+        let (mut events, mut lost) = (0, 0);
+        let mut classes = SignalSet::EMPTY;
+        let mut signals = SignalSet::EMPTY;
+        for i in 0..sends {
+            let _ = tx.send(i);
+            if i % 50 == 49 {
+                signals |= rx.take_signals();
+                let (e, l) = drain_counting(&mut rx, &mut seen);
+                events += e;
+                lost += l;
+                if let Some(ov) = rx.overflow() {
+                    classes |= ov.classes();
+                    rx.acknowledge(ov);
+                }
+            }
+        }
+        let (e, l) = drain_counting(&mut rx, &mut seen);
+        (events + e, lost + l, classes, signals)
+    });
+    assert_eq!(n, 0, "{n} allocations on the classified paths");
+    assert_eq!(events + lost, sends);
+    assert!(lost > 0, "the ring overflowed");
+    let all: SignalSet = (0..5).map(sig).collect();
+    assert_eq!(classes, all, "every class was dropped and listed");
+    assert_eq!(signals, all, "every class was raised");
+}
+
+/// Overrun counts: counted raises from two handles, counted and plain takes.
+#[test]
+fn s04_counted_raises_and_takes_allocate_nothing() {
+    let (tx, mut rx) = eventsig::builder()
+        .capacity(4)
+        .overrun_counts(true)
+        .build::<u64>()
+        .unwrap();
+    let raiser = tx.raiser();
+    let rounds = scaled(10_000, 200) as u64;
+    let (n, total) = allocations_in(|| {
+        let mut total = 0u64;
+        for i in 0..rounds {
+            let s = sig((i % 64) as u32);
+            tx.raise(s).unwrap();
+            raiser.raise(s).unwrap();
+            if i % 7 == 0 {
+                total += rx
+                    .take_signals_counted()
+                    .iter()
+                    .map(|(_, c)| u64::from(c))
+                    .sum::<u64>();
+            }
+            if i % 11 == 0 {
+                total += 2 * rx.take_signals().len() as u64;
+            }
+        }
+        total
+            + rx.take_signals_counted()
+                .iter()
+                .map(|(_, c)| u64::from(c))
+                .sum::<u64>()
+    });
+    assert_eq!(n, 0, "{n} allocations on the counted paths");
+    // Takes come more often than a signal number repeats: each signal
+    // taken stands for the two raises of one round.
+    assert_eq!(total, 2 * rounds, "every raise counted");
+}
+
+/// The blocked mask: block, raise blocked and unblocked signals, take,
+/// unblock (also on a parked receiver, which parks again).
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn s04_block_unblock_and_masked_takes_allocate_nothing() {
+    let (tx, mut rx) = eventsig::channel::<u64>(4).unwrap();
+    let raiser = tx.raiser();
+    let fd = rx.as_raw_fd(); // parks: unblock then parks again
+    let rounds = scaled(1_000, 50) as u64;
+    let (n, taken) = allocations_in(|| {
+        let mut taken = 0u64;
+        for i in 0..rounds {
+            let s = sig((i % 64) as u32);
+            rx.block(SignalSet::from(s));
+            raiser.raise(s).unwrap();
+            tx.raise(sig(((i + 1) % 64) as u32)).unwrap();
+            taken += rx.take_signals().len() as u64;
+            black_box(rx.pending_signals());
+            black_box(rx.wait(Some(Duration::ZERO)).unwrap());
+            rx.unblock(SignalSet::from(s));
+            taken += rx.take_signals().len() as u64;
+            black_box(rx.blocked());
+        }
+        taken
+    });
+    assert_eq!(n, 0, "{n} allocations on the mask paths");
+    assert_eq!(taken, 2 * rounds);
+    assert!(fd >= 0);
+}
+
+/// Latest values: raises with values from two handles, takes with values.
+#[test]
+fn s04_raise_with_and_take_with_values_allocate_nothing() {
+    let (tx, mut rx) = eventsig::channel::<u64>(4).unwrap();
+    let raiser = tx.raiser();
+    let rounds = scaled(10_000, 200) as u64;
+    let mut values = [None; 64];
+    let (n, (taken, last)) = allocations_in(|| {
+        let mut taken = 0u64;
+        for i in 0..rounds {
+            let s = sig((i % 64) as u32);
+            tx.raise_with(s, i).unwrap();
+            raiser.raise_with(s, i + 1).unwrap();
+            if i % 5 == 0 {
+                taken += rx.take_signals_with(&mut values).len() as u64;
+            }
+        }
+        taken += rx.take_signals_with(&mut values).len() as u64;
+        (taken, values[((rounds - 1) % 64) as usize])
+    });
+    assert_eq!(n, 0, "{n} allocations on the value paths");
+    assert_eq!(
+        taken, rounds,
+        "one report per round (takes come often enough)"
+    );
+    assert_eq!(
+        last,
+        Some(rounds),
+        "the last value of the last signal raised"
+    );
+}

@@ -353,3 +353,253 @@ fn epoll_consumer_is_woken_for_every_send() {
         drop(producer.join().unwrap());
     });
 }
+
+/// (h) Classes lost on overflow: the sender records each refused event's
+/// class while the receiver reads the overflow and acknowledges it. Every
+/// class dropped is listed by the acknowledged overflow or by the one left
+/// (an acknowledgement never clears a class it did not list), and the
+/// classes are raised as signals.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn classified_acknowledge_never_clears_an_unseen_class() {
+    loom::model(|| {
+        let (mut tx, mut rx) = eventsig::builder()
+            .capacity(1)
+            .build_classified(|v: &u32| Some(sig(*v)))
+            .unwrap();
+        tx.send(0).unwrap();
+        let producer = thread::spawn(move || {
+            assert!(tx.send(1).is_err());
+            assert!(tx.send(2).is_err());
+            tx
+        });
+        let (mut lost, mut classes) = (0, eventsig::SignalSet::EMPTY);
+        if let Some(ov) = rx.overflow() {
+            // Each drop it counts has its class listed.
+            assert!(ov.lost() <= ov.classes().len() as u64, "{ov:?}");
+            lost += ov.lost();
+            classes |= ov.classes();
+            rx.acknowledge(ov);
+        }
+        let tx = producer.join().unwrap();
+        if let Some(ov) = rx.overflow() {
+            lost += ov.lost();
+            classes |= ov.classes();
+        }
+        assert_eq!(lost, 2, "both drops seen exactly once");
+        assert_eq!(classes, eventsig::SignalSet::from(sig(1)) | sig(2));
+        assert_eq!(
+            rx.take_signals(),
+            eventsig::SignalSet::from(sig(1)) | sig(2)
+        );
+        drop(tx);
+    });
+}
+
+/// (i) Overrun counts: two raisers raise one signal while the receiver
+/// waits and takes with counts. Every take that reports the signal counts
+/// at least 1, the counts add up to the raises (each counted by exactly one
+/// take), and a raise that makes the signal pending after a take wakes the
+/// receiver (a lost wake-up deadlocks).
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn overrun_counts_count_every_raise_once() {
+    loom::model(|| {
+        let (tx, mut rx) = eventsig::builder()
+            .capacity(1)
+            .overrun_counts(true)
+            .build::<u32>()
+            .unwrap();
+        let (r1, r2) = (tx.raiser(), tx.raiser());
+        let a = thread::spawn(move || {
+            r1.raise(sig(1)).unwrap();
+            r1
+        });
+        let b = thread::spawn(move || {
+            r2.raise(sig(1)).unwrap();
+            r2
+        });
+        let mut total = 0;
+        while total < 2 {
+            assert!(rx.wait(None).unwrap());
+            let taken = rx.take_signals_counted();
+            for (s, n) in taken.iter() {
+                assert_eq!(s, sig(1));
+                assert!(n >= 1, "a report of count 0");
+                total += n;
+            }
+        }
+        assert_eq!(total, 2, "each raise counted once");
+        drop((a.join().unwrap(), b.join().unwrap()));
+        assert!(rx.take_signals_counted().is_empty());
+        drop(tx);
+    });
+}
+
+/// (j) The blocked mask: a raise of a blocked signal races with the
+/// receiver unblocking it and then blocking in `wait`. Either the raise
+/// sees the unblock (and rings) or the park's re-check sees the raise: the
+/// receiver wakes (a lost wake-up deadlocks) and takes the signal. A raise
+/// of a signal still blocked wakes nobody, so the blocked one raised too
+/// must not be what `wait` returns for.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn unblock_racing_with_a_raise_wakes_a_waiting_receiver() {
+    loom::model(|| {
+        let (tx, mut rx) = channel::<u32>(1).unwrap();
+        rx.block(eventsig::SignalSet::from(sig(1)) | sig(2));
+        let raiser = tx.raiser();
+        let producer = thread::spawn(move || {
+            raiser.raise(sig(2)).unwrap(); // stays blocked
+            raiser.raise(sig(1)).unwrap();
+            raiser
+        });
+        rx.unblock(eventsig::SignalSet::from(sig(1)));
+        let mut seen = eventsig::SignalSet::EMPTY;
+        while !seen.contains(sig(1)) {
+            assert!(rx.wait(None).unwrap());
+            seen |= rx.take_signals();
+        }
+        assert_eq!(seen, eventsig::SignalSet::from(sig(1)), "sig 2 is blocked");
+        drop(producer.join().unwrap());
+        rx.unblock(eventsig::SignalSet::ALL);
+        assert_eq!(rx.take_signals(), eventsig::SignalSet::from(sig(2)));
+        drop(tx);
+    });
+}
+
+/// (j) The same race on the epoll path: the receiver is parked for an epoll
+/// caller (its fd handed out) when it unblocks, and then sleeps on the fd
+/// without parking again. `unblock` must park again, or a raise that saw
+/// the old mask is stranded (loom reports the sleep as a deadlock).
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn unblock_racing_with_a_raise_wakes_an_epoll_consumer() {
+    loom::model(|| {
+        let (tx, mut rx) = channel::<u32>(1).unwrap();
+        rx.block(eventsig::SignalSet::from(sig(1)));
+        rx.loom_expose(); // parks
+        let raiser = tx.raiser();
+        let producer = thread::spawn(move || {
+            raiser.raise(sig(1)).unwrap();
+            raiser
+        });
+        rx.unblock(eventsig::SignalSet::from(sig(1)));
+        let mut seen = eventsig::SignalSet::EMPTY;
+        while !seen.contains(sig(1)) {
+            rx.loom_sleep_on_fd();
+            seen |= rx.take_signals();
+            rx.drain().for_each(drop); // the epoll loop: take, drain (parks)
+        }
+        drop(producer.join().unwrap());
+        drop(tx);
+    });
+}
+
+/// (k) Latest values, one raiser: it raises a signal with 1, then with 2,
+/// while the receiver takes with values; then the receiver takes once more.
+/// A report always carries a value (the "has a value" bit is published with
+/// it), reported values never go back, and the last one reported is 2: the
+/// latest value is never stranded behind an older one.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn values_last_value_wins_from_one_raiser() {
+    loom::model(|| {
+        let (tx, mut rx) = channel::<u32>(1).unwrap();
+        let raiser = tx.raiser();
+        let producer = thread::spawn(move || {
+            raiser.raise_with(sig(1), 1).unwrap();
+            raiser.raise_with(sig(1), 2).unwrap();
+            raiser
+        });
+        let mut values = [None; 64];
+        let mut last = 0;
+        let mut check = |rx: &mut eventsig::Receiver<u32>, values: &mut [Option<u64>; 64]| {
+            if rx.take_signals_with(values).contains(sig(1)) {
+                let v = values[1].expect("a report carries its value");
+                assert!(v >= last, "{v} after {last}");
+                last = v;
+            }
+            last
+        };
+        check(&mut rx, &mut values);
+        check(&mut rx, &mut values);
+        drop(producer.join().unwrap());
+        assert_eq!(check(&mut rx, &mut values), 2, "the last value reached us");
+        drop(tx);
+    });
+}
+
+/// (k) Latest values, two raisers at once and a take racing with them. The
+/// final value of the slot (read after the join by a plain raise and a
+/// take) is the value last reported before it: whichever store came last,
+/// the receiver got it, never one that was overwritten.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn values_last_value_wins_from_two_raisers() {
+    loom::model(|| {
+        let (tx, mut rx) = channel::<u32>(1).unwrap();
+        let (r1, r2) = (tx.raiser(), tx.raiser());
+        let a = thread::spawn(move || {
+            r1.raise_with(sig(1), 1).unwrap();
+            r1
+        });
+        let b = thread::spawn(move || {
+            r2.raise_with(sig(1), 2).unwrap();
+            r2
+        });
+        let mut values = [None; 64];
+        let mut last = None;
+        if rx.take_signals_with(&mut values).contains(sig(1)) {
+            last = values[1];
+        }
+        drop((a.join().unwrap(), b.join().unwrap()));
+        if rx.take_signals_with(&mut values).contains(sig(1)) {
+            last = values[1];
+        }
+        tx.raise(sig(1)).unwrap();
+        assert!(rx.take_signals_with(&mut values).contains(sig(1)));
+        assert!(matches!(values[1], Some(1 | 2)));
+        assert_eq!(last, values[1], "the value last reported is the latest");
+        drop(tx);
+    });
+}
+
+/// (i) S13 with overrun counts and two raisers: a signal raised before a
+/// send is visible no later than the event, even when another raiser's
+/// raise of the same signal is still in flight (its count taken, its
+/// pending bit not yet set): a raise that merges by its count must not
+/// return before the bit is set.
+#[cfg(not(eventsig_loom_mutant))]
+#[test]
+fn overrun_counts_keep_cross_class_order() {
+    loom::model(|| {
+        let (mut tx, mut rx) = eventsig::builder()
+            .capacity(1)
+            .overrun_counts(true)
+            .build::<u32>()
+            .unwrap();
+        let other = tx.raiser();
+        let a = thread::spawn(move || {
+            other.raise(sig(1)).unwrap();
+            other
+        });
+        let b = thread::spawn(move || {
+            tx.raise(sig(1)).unwrap();
+            tx.send(9).unwrap();
+            tx
+        });
+        let mut reported = 0;
+        if let Ok(Delivery::Event(9)) = rx.try_recv() {
+            let taken = rx.take_signals_counted();
+            assert!(
+                taken.signals().contains(sig(1)),
+                "S13: raised before the send"
+            );
+            reported += taken.count(sig(1));
+        }
+        drop((a.join().unwrap(), b.join().unwrap()));
+        reported += rx.take_signals_counted().count(sig(1));
+        assert_eq!(reported, 2, "each raise counted once");
+    });
+}

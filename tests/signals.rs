@@ -571,3 +571,742 @@ fn signal_set_is_small_and_copy() {
     assert_eq!(std::mem::size_of::<SignalSet>(), 8);
     assert_eq!(std::mem::size_of::<Signal>(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// Classes lost on overflow (`Builder::build_classified`, `Overflow::classes`).
+// ---------------------------------------------------------------------------
+
+/// The test's events: a payload and the class the classifier gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Classed {
+    id: u64,
+    class: Option<u32>,
+}
+
+/// A classified channel whose classifier counts its calls.
+fn classified(
+    capacity: usize,
+) -> (
+    eventsig::Sender<Classed>,
+    eventsig::Receiver<Classed>,
+    Arc<AtomicUsize>,
+) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let (tx, rx) = eventsig::builder()
+        .capacity(capacity)
+        .build_classified(move |ev: &Classed| {
+            // Relaxed: a count read after the sends, on the same thread or
+            // after a join.
+            counter.fetch_add(1, Ordering::Relaxed);
+            ev.class.map(sig)
+        })
+        .unwrap();
+    (tx, rx, calls)
+}
+
+fn ev(id: u64, class: u32) -> Classed {
+    Classed {
+        id,
+        class: Some(class),
+    }
+}
+
+#[test]
+fn classes_classifier_runs_on_refused_events_only() {
+    let (mut tx, mut rx, calls) = classified(4);
+    let rounds = scaled(1_000, 20) as u64;
+    let mut refused = 0;
+    for round in 0..rounds {
+        for i in 0..4 {
+            tx.send(ev(round * 10 + i, 1)).unwrap();
+        }
+        assert_eq!(calls.load(Ordering::Relaxed), refused, "accepted sends");
+        if round % 3 == 0 {
+            let back = tx.send(ev(round * 10 + 9, 2)).unwrap_err().into_inner();
+            assert_eq!(back.id, round * 10 + 9, "the refused value comes back");
+            refused += 1;
+            assert_eq!(calls.load(Ordering::Relaxed), refused, "one call per drop");
+        }
+        assert_eq!(rx.drain().count(), 4 + usize::from(round % 3 == 0));
+    }
+    // send_iter stops at a full ring without dropping: no classification.
+    let mut items = (0..10).map(|i| ev(i, 3));
+    assert_eq!(tx.send_iter(&mut items), 4);
+    assert_eq!(calls.load(Ordering::Relaxed), refused);
+    assert_eq!(rx.stats().dropped, refused as u64);
+}
+
+#[test]
+fn classes_a_drop_raises_its_class_once_per_take() {
+    let (mut tx, mut rx, _) = classified(1);
+    tx.send(ev(0, 1)).unwrap();
+    for i in 1..=5 {
+        assert!(tx.send(ev(i, 7)).is_err());
+    }
+    assert!(tx.send(Classed { id: 6, class: None }).is_err());
+    // S1/S2 for the class: raised by the drops, reported once.
+    assert_eq!(rx.take_signals(), SignalSet::from(sig(7)));
+    assert!(rx.take_signals().is_empty());
+    // A drop after the take raises it again.
+    assert!(tx.send(ev(7, 7)).is_err());
+    assert_eq!(rx.take_signals(), SignalSet::from(sig(7)));
+    // The stream is unchanged: the gap stands where the drops were.
+    let got: Vec<_> = rx.drain().collect();
+    assert_eq!(
+        got,
+        [
+            Delivery::Event(ev(0, 1)),
+            Delivery::Lost { first: 1, count: 7 }
+        ]
+    );
+}
+
+#[test]
+fn classes_overflow_lists_the_classes_lost_since_the_acknowledgement() {
+    let (mut tx, mut rx, _) = classified(1);
+    tx.send(ev(0, 1)).unwrap();
+    assert!(rx.overflow().is_none());
+    let _ = tx.send(ev(1, 4));
+    let _ = tx.send(ev(2, 5));
+    let _ = tx.send(Classed { id: 3, class: None });
+    let ov = rx.overflow().unwrap();
+    assert_eq!(
+        (ov.lost(), ov.classes()),
+        (3, SignalSet::from(sig(4)) | sig(5))
+    );
+    // Draining does not clear the classes (S8).
+    assert_eq!(rx.drain().count(), 2);
+    assert_eq!(rx.overflow(), Some(ov));
+    rx.acknowledge(ov);
+    assert!(rx.overflow().is_none());
+    // A drop of class None alone: an overflow with no class.
+    let _ = tx.send(Classed { id: 4, class: None });
+    let _ = tx.send(Classed { id: 5, class: None });
+    let ov = rx.overflow().unwrap();
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::EMPTY));
+    rx.acknowledge(ov);
+    assert!(rx.overflow().is_none());
+}
+
+/// The S8 epoch rule for classes: an acknowledgement clears the classes of
+/// the drops it saw, not those of drops after it was read, even when a
+/// class it saw is dropped again.
+#[test]
+fn classes_acknowledge_clears_only_the_classes_it_saw() {
+    let (mut tx, mut rx, _) = classified(1);
+    tx.send(ev(0, 1)).unwrap();
+    let _ = tx.send(ev(1, 4));
+    let ov = rx.overflow().unwrap();
+    assert_eq!(ov.classes(), SignalSet::from(sig(4)));
+    let _ = tx.send(ev(2, 5)); // a new class after the read
+    rx.acknowledge(ov);
+    let ov = rx
+        .overflow()
+        .expect("a drop after the read keeps the condition");
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::from(sig(5))));
+
+    let _ = tx.send(ev(3, 5)); // the same class again after the read
+    rx.acknowledge(ov);
+    let ov = rx
+        .overflow()
+        .expect("a drop after the read keeps the condition");
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::from(sig(5))));
+    rx.acknowledge(ov);
+    assert!(rx.overflow().is_none());
+
+    // An acknowledgement from another channel clears nothing unseen here.
+    let (mut tx2, rx2, _) = classified(1);
+    tx2.send(ev(0, 1)).unwrap();
+    for i in 1..10 {
+        let _ = tx2.send(ev(i, 9));
+    }
+    let foreign = rx2.overflow().unwrap();
+    let _ = tx.send(ev(4, 6));
+    rx.acknowledge(foreign);
+    assert!(rx.overflow().is_none(), "clamped to this channel's drops");
+    let _ = tx.send(ev(5, 8));
+    let ov = rx.overflow().unwrap();
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::from(sig(8))));
+}
+
+#[test]
+fn classes_plain_channel_overflow_has_no_classes() {
+    let (mut tx, rx) = eventsig::channel::<u8>(1).unwrap();
+    tx.send(0).unwrap();
+    let _ = tx.send(1);
+    let ov = rx.overflow().unwrap();
+    assert_eq!((ov.lost(), ov.classes()), (1, SignalSet::EMPTY));
+    assert!(format!("{tx:?}").contains("classified: false"));
+}
+
+/// A producer floods classified events while the consumer reads overflows,
+/// re-polls and acknowledges concurrently. Every drop's class is listed by
+/// the overflow whose acknowledgement covers the drop (no class is ever
+/// cleared unseen), and what is left at the end lists exactly the classes
+/// dropped after the last acknowledgement.
+#[test]
+fn classes_concurrent_drops_and_acknowledgements_never_hide_a_class() {
+    const CLASSES: u64 = 6;
+    let (mut tx, mut rx, _) = classified(8);
+    let sends = scaled(200_000, 400) as u64;
+    let producer = thread::spawn(move || {
+        // The class of drop number k (1-based), as the producer saw it.
+        let mut drop_classes = Vec::new();
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        for id in 0..sends {
+            let class = (rng.next() % CLASSES) as u32;
+            if tx.send(ev(id, class)).is_err() {
+                drop_classes.push(class);
+            }
+        }
+        (drop_classes, tx)
+    });
+    // Each acknowledged overflow: (drops acknowledged before it, lost, classes).
+    let mut acks = Vec::new();
+    let mut acked = 0u64;
+    while !producer.is_finished() {
+        rx.drain().for_each(drop);
+        if let Some(ov) = rx.overflow() {
+            acks.push((acked, ov.lost(), ov.classes()));
+            acked += ov.lost();
+            rx.acknowledge(ov);
+        }
+    }
+    let (drop_classes, tx) = producer.join().unwrap();
+    for &(before, lost, classes) in &acks {
+        for k in before..before + lost {
+            let class = sig(drop_classes[k as usize]);
+            assert!(
+                classes.contains(class),
+                "drop {} of class {class:?} was acknowledged by an overflow \
+                 listing only {classes:?}",
+                k + 1
+            );
+        }
+    }
+    let left = rx.overflow();
+    let unacked = &drop_classes[acked as usize..];
+    assert_eq!(left.map_or(0, |o| o.lost()), unacked.len() as u64);
+    let expected: SignalSet = unacked.iter().map(|&c| sig(c)).collect();
+    assert_eq!(left.map_or(SignalSet::EMPTY, |o| o.classes()), expected);
+    assert!(!drop_classes.is_empty(), "the ring overflowed");
+    drop(tx);
+}
+
+// ---------------------------------------------------------------------------
+// Overrun counts (`Builder::overrun_counts`, `Receiver::take_signals_counted`).
+// ---------------------------------------------------------------------------
+
+fn counted() -> (eventsig::Sender<u32>, eventsig::Receiver<u32>) {
+    eventsig::builder()
+        .capacity(4)
+        .overrun_counts(true)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn counts_report_the_raises_since_the_last_take() {
+    let (tx, mut rx) = counted();
+    let (tick, stop, idle) = (sig(1), sig(63), sig(30));
+    for _ in 0..7 {
+        tx.raise(tick).unwrap();
+    }
+    tx.raise(stop).unwrap();
+    let taken = rx.take_signals_counted();
+    assert_eq!(taken.signals(), SignalSet::from(tick) | stop);
+    assert_eq!((taken.count(tick), taken.overruns(tick)), (7, 6));
+    assert_eq!((taken.count(stop), taken.overruns(stop)), (1, 0));
+    assert_eq!((taken.count(idle), taken.overruns(idle)), (0, 0));
+    assert_eq!(
+        taken.iter().collect::<Vec<_>>(),
+        [(tick, 7), (stop, 1)],
+        "in signal order"
+    );
+    // Counted from the last take on.
+    assert!(rx.take_signals_counted().is_empty());
+    tx.raise(tick).unwrap();
+    tx.raise(tick).unwrap();
+    assert_eq!(rx.take_signals_counted().count(tick), 2);
+    // Stats count raises that made a signal pending, as without counts.
+    assert_eq!(rx.stats().raised, 3);
+}
+
+/// Every take resets the counts of what it took, a plain `take_signals`
+/// too (else a later counted take would report raises an earlier take had
+/// already stood for), and loses no signal (S1).
+#[test]
+fn counts_a_plain_take_resets_them_and_loses_no_signal() {
+    let (tx, mut rx) = counted();
+    let s = sig(9);
+    for round in 0..scaled(100, 5) {
+        for _ in 0..=round % 3 {
+            tx.raise(s).unwrap();
+        }
+        assert_eq!(rx.take_signals(), SignalSet::from(s), "round {round}: S1");
+    }
+    tx.raise(s).unwrap();
+    assert_eq!(rx.take_signals_counted().count(s), 1);
+}
+
+#[test]
+fn counts_off_every_signal_taken_counts_one() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    for _ in 0..5 {
+        tx.raise(sig(2)).unwrap();
+    }
+    let taken = rx.take_signals_counted();
+    assert_eq!(
+        (taken.signals(), taken.count(sig(2))),
+        (SignalSet::from(sig(2)), 1)
+    );
+    assert_eq!(taken.count(sig(3)), 0);
+    assert!(format!("{:?}", eventsig::builder()).contains("overrun_counts: false"));
+}
+
+/// Drops on a classified channel with counts: the count of a class is the
+/// number of its events dropped since the last take.
+#[test]
+fn counts_of_a_class_are_its_drops() {
+    let (mut tx, mut rx) = eventsig::builder()
+        .capacity(2)
+        .overrun_counts(true)
+        .build_classified(|v: &u32| Some(sig(v % 2)))
+        .unwrap();
+    for v in 0..12 {
+        let _ = tx.send(v); // 0 and 1 accepted; 5 even and 5 odd dropped
+    }
+    let taken = rx.take_signals_counted();
+    assert_eq!((taken.count(sig(0)), taken.count(sig(1))), (5, 5));
+    assert_eq!(rx.overflow().map(|o| o.lost()), Some(10));
+}
+
+/// Raisers on several threads while the consumer takes with counts: every
+/// raise is counted by exactly one take (the sum is the number of raises),
+/// and a signal reported counts at least 1.
+#[test]
+fn counts_threads_every_raise_is_counted_exactly_once() {
+    const THREADS: u32 = 4;
+    let per_thread = scaled(50_000, 100) as u64;
+    let (tx, mut rx) = counted();
+    let start = Arc::new(Barrier::new(THREADS as usize + 1));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let raiser = tx.raiser();
+            let start = Arc::clone(&start);
+            thread::spawn(move || {
+                start.wait();
+                for i in 0..per_thread {
+                    // A signal of its own and one shared by all threads.
+                    raiser.raise(sig(t)).unwrap();
+                    if i % 2 == 0 {
+                        raiser.raise(sig(40)).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut totals = [0u64; 64];
+    let mut takes = 0u64;
+    let mut add = |taken: eventsig::SignalCounts| {
+        for (s, n) in taken.iter() {
+            assert!(n >= 1, "{s:?} reported with count {n}");
+            totals[s.number() as usize] += u64::from(n);
+        }
+        for n in 0..64 {
+            assert_eq!(taken.count(sig(n)) > 0, taken.signals().contains(sig(n)));
+        }
+    };
+    start.wait();
+    while handles.iter().any(|h| !h.is_finished()) {
+        add(rx.take_signals_counted());
+        takes += 1;
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    add(rx.take_signals_counted());
+    for t in 0..THREADS {
+        assert_eq!(totals[t as usize], per_thread, "signal {t}");
+    }
+    assert_eq!(totals[40], u64::from(THREADS) * per_thread.div_ceil(2));
+    assert!(takes > 0);
+    assert!(rx.take_signals_counted().is_empty());
+}
+
+/// With counts, merged raises on a parked receiver still make no syscall:
+/// one eventfd write per sleep (S10), and the fd wakes it (S9).
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn counts_merged_raises_ring_once_per_sleep() {
+    let (tx, mut rx) = counted();
+    rx.set_wait_spin(false);
+    let raiser = tx.raiser();
+    let waiter = thread::spawn(move || {
+        assert!(rx.wait(Some(Duration::from_secs(10))).unwrap());
+        rx
+    });
+    // Raise from here until the receiver is woken: a raise before it parked
+    // also counts, and `wait` returns for it at once.
+    let s = sig(12);
+    let mut raises = 0u32;
+    while !waiter.is_finished() {
+        raiser.raise(s).unwrap();
+        raises += 1;
+        thread::yield_now();
+    }
+    let mut rx = waiter.join().unwrap();
+    assert!(rx.stats().doorbell_writes <= 1, "{:?}", rx.stats());
+    assert_eq!(rx.take_signals_counted().count(s), raises);
+    drop(tx);
+}
+
+// ---------------------------------------------------------------------------
+// The blocked-signal mask (`Receiver::block`, `unblock`, `blocked`).
+// ---------------------------------------------------------------------------
+
+/// Whether `fd` is readable now (`poll(2)`, no wait). Not called under
+/// Miri, which does not model `poll(2)`.
+fn fd_readable(fd: std::os::fd::RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
+    n == 1
+}
+
+#[test]
+fn mask_blocked_signals_stay_pending_unreported_until_unblocked() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let (a, b, c) = (sig(1), sig(2), sig(63));
+    rx.block(SignalSet::from(a) | c);
+    assert_eq!(rx.blocked(), SignalSet::from(a) | c);
+    for _ in 0..3 {
+        tx.raise(a).unwrap();
+        tx.raise(b).unwrap();
+    }
+    assert_eq!(rx.pending_signals(), SignalSet::from(b));
+    assert_eq!(rx.take_signals(), SignalSet::from(b));
+    assert!(rx.take_signals().is_empty(), "a stays pending, unreported");
+    assert!(rx.take_signals_counted().is_empty());
+    assert_eq!(rx.stats().raised, 2, "the blocked raise made a pending");
+    // Unblocking some of the mask; a blocked signal never raised is no news.
+    rx.unblock(SignalSet::from(a) | b);
+    assert_eq!(rx.blocked(), SignalSet::from(c));
+    assert_eq!(rx.pending_signals(), SignalSet::from(a));
+    assert_eq!(
+        rx.take_signals(),
+        SignalSet::from(a),
+        "merged while blocked (S2)"
+    );
+    // Blocking a pending signal hides it until it is unblocked (S1).
+    tx.raise(b).unwrap();
+    rx.block(SignalSet::from(b));
+    assert!(rx.take_signals().is_empty());
+    rx.unblock(SignalSet::ALL);
+    assert!(rx.blocked().is_empty());
+    assert_eq!(rx.take_signals(), SignalSet::from(b));
+    assert!(format!("{rx:?}").contains("blocked: {}"));
+}
+
+/// A raise of a blocked signal on a parked receiver writes nothing: the fd
+/// stays quiet and `wait` times out; an unblocked one rings as usual.
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn mask_a_blocked_raise_makes_no_syscall_and_does_not_wake() {
+    use std::os::fd::AsRawFd;
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let s = sig(6);
+    rx.block(SignalSet::from(s));
+    let fd = rx.as_raw_fd(); // parks for an epoll caller
+    let raiser = tx.raiser();
+    thread::spawn(move || {
+        for _ in 0..100 {
+            raiser.raise(s).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        rx.stats().doorbell_writes,
+        0,
+        "no write for a blocked signal"
+    );
+    assert!(!fd_readable(fd));
+    assert!(!rx.wait(Some(Duration::from_millis(5))).unwrap());
+    // An unblocked signal still rings the parked receiver.
+    tx.raise(sig(7)).unwrap();
+    assert_eq!(rx.stats().doorbell_writes, 1);
+    assert!(fd_readable(fd));
+    assert_eq!(rx.take_signals(), SignalSet::from(sig(7)));
+}
+
+/// Unblocking a pending signal makes the fd readable, whether the receiver
+/// was parked for epoll (it parks again) or awake with the fd handed out.
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn mask_unblocking_a_pending_signal_makes_the_fd_readable() {
+    use std::os::fd::AsRawFd;
+    let (mut tx, mut rx) = eventsig::channel::<u32>(4).unwrap();
+    let s = sig(6);
+    rx.block(SignalSet::from(s));
+    let fd = rx.as_raw_fd();
+    tx.raise(s).unwrap();
+    assert_eq!(rx.drain().count(), 0); // empty: parked again
+    assert!(!fd_readable(fd));
+    rx.unblock(SignalSet::from(s));
+    assert!(fd_readable(fd), "parked receiver: unblock rings");
+    assert_eq!(rx.take_signals(), SignalSet::from(s));
+    assert_eq!(rx.drain().count(), 0); // the fd is read and parked again
+    assert!(!fd_readable(fd));
+
+    // Awake, fd handed out, not parked: a try_recv that got an event.
+    rx.block(SignalSet::from(s));
+    tx.raise(s).unwrap();
+    tx.send(1).unwrap();
+    assert_eq!(rx.try_recv(), Ok(Delivery::Event(1)));
+    assert!(!fd_readable(fd));
+    rx.unblock(SignalSet::from(s));
+    assert!(
+        fd_readable(fd),
+        "awake receiver: unblock makes the fd readable"
+    );
+    assert_eq!(rx.take_signals(), SignalSet::from(s));
+
+    // Unblocking what is not pending makes no noise.
+    assert_eq!(rx.drain().count(), 0);
+    assert!(!fd_readable(fd));
+    rx.block(SignalSet::from(s));
+    rx.unblock(SignalSet::from(s));
+    assert!(!fd_readable(fd));
+}
+
+/// `wait` ignores blocked signals and returns once they are unblocked.
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn mask_wait_ignores_blocked_signals() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let s = sig(40);
+    rx.block(SignalSet::from(s));
+    tx.raise(s).unwrap();
+    assert!(!rx.wait(Some(Duration::from_millis(5))).unwrap());
+    assert!(!rx.wait(Some(Duration::ZERO)).unwrap());
+    rx.unblock(SignalSet::from(s));
+    assert!(rx.wait(Some(Duration::ZERO)).unwrap());
+    assert!(rx.wait(Some(Duration::from_secs(10))).unwrap());
+    assert_eq!(rx.take_signals(), SignalSet::from(s));
+}
+
+/// The race of a raise against an unblock, with real threads, both for a
+/// receiver that then blocks in `wait` and for one parked for epoll that
+/// then sleeps in `poll(2)` on its fd: the raise is never lost, and the
+/// sleep ends.
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
+fn mask_a_raise_racing_with_unblock_is_never_lost() {
+    use std::os::fd::AsRawFd;
+    for exposed in [false, true] {
+        let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+        rx.set_wait_spin(false);
+        let fd = exposed.then(|| rx.as_raw_fd());
+        let s = sig(3);
+        let rounds = scaled(2_000, 10);
+        let go = Arc::new(Barrier::new(2));
+        let raiser = tx.raiser();
+        let producer = {
+            let go = Arc::clone(&go);
+            thread::spawn(move || {
+                for _ in 0..rounds {
+                    go.wait();
+                    raiser.raise(s).unwrap();
+                    go.wait();
+                }
+            })
+        };
+        for round in 0..rounds {
+            rx.block(SignalSet::from(s));
+            if fd.is_some() {
+                assert_eq!(rx.drain().count(), 0); // parked for epoll
+            }
+            go.wait();
+            rx.unblock(SignalSet::from(s));
+            let woke = match fd {
+                None => rx.wait(Some(Duration::from_secs(10))).unwrap(),
+                Some(fd) => {
+                    let mut pfd = libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd; 10 s at most.
+                    unsafe { libc::poll(&mut pfd, 1, 10_000) == 1 }
+                }
+            };
+            assert!(woke, "round {round} (exposed: {exposed}): a lost wake-up");
+            go.wait();
+            assert_eq!(rx.take_signals(), SignalSet::from(s), "round {round}");
+        }
+        producer.join().unwrap();
+        drop(tx);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Latest-value slots (`raise_with`, `Receiver::take_signals_with`).
+// ---------------------------------------------------------------------------
+
+#[test]
+fn values_the_last_value_comes_with_the_signal() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let raiser = tx.raiser();
+    let (balloon, stopped, idle) = (sig(4), sig(3), sig(20));
+    let mut values = [None; 64];
+    values[idle.number() as usize] = Some(99);
+    raiser.raise_with(balloon, 768).unwrap();
+    tx.raise_with(balloon, 512).unwrap();
+    tx.raise(stopped).unwrap();
+    let taken = rx.take_signals_with(&mut values);
+    assert_eq!(taken, SignalSet::from(balloon) | stopped, "merged (S2)");
+    assert_eq!(values[4], Some(512), "the last value wins");
+    assert_eq!(values[3], None, "never raised with a value");
+    assert_eq!(
+        values[20],
+        Some(99),
+        "entries not taken are left as they are"
+    );
+    // A plain raise keeps the latest value; a later value replaces it.
+    tx.raise(balloon).unwrap();
+    values[4] = None;
+    assert_eq!(rx.take_signals_with(&mut values), SignalSet::from(balloon));
+    assert_eq!(values[4], Some(512));
+    raiser.raise_with(balloon, 0).unwrap();
+    raiser.raise_with(stopped, u64::MAX).unwrap();
+    rx.take_signals_with(&mut values);
+    assert_eq!((values[4], values[3]), (Some(0), Some(u64::MAX)));
+    // Nothing pending: nothing written.
+    let before = values;
+    assert!(rx.take_signals_with(&mut values).is_empty());
+    assert_eq!(values, before);
+    // Stats and the other takes see the raises as usual.
+    raiser.raise_with(balloon, 1).unwrap();
+    assert_eq!(rx.take_signals(), SignalSet::from(balloon));
+    assert_eq!(rx.stats().raised, 6);
+}
+
+#[test]
+fn values_with_the_mask_and_with_counts() {
+    // Blocked: the values keep coming, the last one is reported on unblock.
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let s = sig(9);
+    rx.block(SignalSet::from(s));
+    for v in 1..=5 {
+        tx.raise_with(s, v).unwrap();
+    }
+    let mut values = [None; 64];
+    assert!(rx.take_signals_with(&mut values).is_empty());
+    assert_eq!(values[9], None);
+    rx.unblock(SignalSet::from(s));
+    assert_eq!(rx.take_signals_with(&mut values), SignalSet::from(s));
+    assert_eq!(values[9], Some(5));
+
+    // With counts: raise_with counts like raise; a merged raise's value is
+    // published by its count.
+    let (tx, mut rx) = counted();
+    for v in 10..13 {
+        tx.raise_with(s, v).unwrap();
+    }
+    assert_eq!(rx.take_signals_counted().count(s), 3);
+    for v in 20..23 {
+        tx.raise_with(s, v).unwrap();
+    }
+    assert_eq!(rx.take_signals_with(&mut values), SignalSet::from(s));
+    assert_eq!(values[9], Some(22));
+    tx.raise(s).unwrap();
+    assert_eq!(
+        rx.take_signals_counted().count(s),
+        1,
+        "reset by take_signals_with"
+    );
+}
+
+#[test]
+fn raises_of_every_kind_after_the_receiver_is_gone_are_closed() {
+    let (tx, rx) = eventsig::channel::<()>(1).unwrap();
+    let raiser = tx.raiser();
+    drop(rx);
+    assert_eq!(tx.raise_with(sig(1), 1), Err(eventsig::RaiseError::Closed));
+    assert_eq!(
+        raiser.raise_with(sig(1), 1),
+        Err(eventsig::RaiseError::Closed)
+    );
+    // Also on the other raise paths: counts kept, signals blocked (S11).
+    let (tx, mut rx) = counted();
+    rx.block(SignalSet::from(sig(2)));
+    tx.raise(sig(1)).unwrap();
+    drop(rx);
+    for s in [sig(1), sig(2), sig(3)] {
+        assert_eq!(tx.raise(s), Err(eventsig::RaiseError::Closed));
+        assert_eq!(tx.raise_with(s, 7), Err(eventsig::RaiseError::Closed));
+    }
+}
+
+/// One raiser raises a signal with increasing values while the consumer
+/// takes with values. `finished` is the last value whose `raise_with` had
+/// returned, read before each take. A take that reports the signal reports a
+/// value no older than that (so never older than the raise that made it
+/// pending); reported values never go back; and when a raise finished after
+/// the last report (its value is above the last reported one), the take
+/// must report the signal (the latest value is never stranded).
+#[test]
+fn values_are_never_older_than_the_raise_that_made_the_signal_pending() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    let raiser = tx.raiser();
+    let s = sig(17);
+    let raises = scaled(200_000, 300) as u64;
+    let finished = Arc::new(AtomicU64::new(0));
+    let producer = {
+        let finished = Arc::clone(&finished);
+        thread::spawn(move || {
+            for v in 1..=raises {
+                raiser.raise_with(s, v).unwrap();
+                // Release: the raise happens before a consumer's Acquire
+                // load that reads `v`.
+                finished.store(v, Ordering::Release);
+            }
+        })
+    };
+    let mut values = [None; 64];
+    let mut last = 0u64;
+    let mut reports = 0u64;
+    let mut check = |rx: &mut eventsig::Receiver<()>, last: &mut u64| {
+        // Acquire: pairs with the producer's Release store.
+        let done = finished.load(Ordering::Acquire);
+        let taken = rx.take_signals_with(&mut values);
+        if taken.contains(s) {
+            let v = values[17].expect("raised with a value");
+            assert!(v >= done, "value {v}, but raise {done} had finished");
+            assert!(v >= *last, "value {v} after {last}");
+            *last = v;
+            reports += 1;
+        } else {
+            assert!(
+                done <= *last,
+                "raise {done} finished after the last report ({last}) but \
+                 the take did not report the signal"
+            );
+        }
+    };
+    while !producer.is_finished() {
+        check(&mut rx, &mut last);
+    }
+    producer.join().unwrap();
+    check(&mut rx, &mut last);
+    assert_eq!(last, raises, "the last value reached the consumer");
+    assert!(reports > 0);
+    drop(tx);
+}
