@@ -36,19 +36,19 @@ use crate::signals::{PendingSignals, Signal, SignalSet};
 use crate::stats::Stats;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Bell, Ordering};
 
-/// State shared by every handle of one channel.
-struct Shared {
-    signals: CachePadded<PendingSignals>,
-    doorbell: Doorbell,
+/// State shared by every handle of one channel (and of one hub: see `hub.rs`).
+pub(crate) struct Shared {
+    pub(crate) signals: CachePadded<PendingSignals>,
+    pub(crate) doorbell: Doorbell,
     /// Read on every send and raise, written once: kept apart from the
     /// counters below.
-    receiver_alive: CachePadded<AtomicBool>,
+    pub(crate) receiver_alive: CachePadded<AtomicBool>,
     /// Live producer handles: the `Sender` and every `Raiser`.
-    producers: AtomicUsize,
+    pub(crate) producers: AtomicUsize,
 }
 
 impl Shared {
-    fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
+    pub(crate) fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
         // Relaxed: a hint; a raise racing with the receiver's drop may land
         // in a channel nobody reads, as with any channel.
         if !self.receiver_alive.load(Ordering::Relaxed) {
@@ -63,7 +63,7 @@ impl Shared {
         Ok(())
     }
 
-    fn release_producer(&self) {
+    pub(crate) fn release_producer(&self) {
         // Release: every send and raise of this handle happens before the
         // receiver's Acquire load that sees the count reach 0.
         if self.producers.fetch_sub(1, Ordering::Release) == 1 {
@@ -71,7 +71,7 @@ impl Shared {
         }
     }
 
-    fn closed(&self) -> bool {
+    pub(crate) fn closed(&self) -> bool {
         // Acquire: pairs with the Release decrement in `release_producer`.
         self.producers.load(Ordering::Acquire) == 0
     }
@@ -330,7 +330,7 @@ pub struct Raiser {
 }
 
 impl Raiser {
-    fn new(shared: &Arc<Shared>) -> Raiser {
+    pub(crate) fn new(shared: &Arc<Shared>) -> Raiser {
         // Relaxed: a handle is made from a live one, so the count cannot
         // reach 0 meanwhile (the same argument as `Arc::clone`).
         shared.producers.fetch_add(1, Ordering::Relaxed);
@@ -431,10 +431,10 @@ impl fmt::Debug for Raiser {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overflow {
-    lost: u64,
+    pub(crate) lost: u64,
     /// The drop count this overflow was read at; acknowledging it clears
     /// drops up to this count only.
-    upto: u64,
+    pub(crate) upto: u64,
 }
 
 impl Overflow {
