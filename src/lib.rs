@@ -101,6 +101,7 @@ mod channel;
 mod doorbell;
 mod error;
 pub mod eventfd;
+pub mod hub;
 pub mod ring;
 pub mod signals;
 mod stats;
@@ -112,6 +113,7 @@ pub use builder::{builder, Builder};
 pub use channel::{channel, Drain, Overflow, Raiser, Receiver, Sender};
 pub use error::{RaiseError, SendError, TryRecvError};
 pub use eventfd::{AdoptError, EventFd};
+pub use hub::hub;
 pub use ring::{BuildError, Delivery};
 #[cfg(not(eventsig_loom))]
 pub use ring::{Events, Run};
