@@ -555,3 +555,44 @@ fn hub_epoll_consumer_is_woken_for_every_ring() {
         drop((ta.join().unwrap(), b, hub));
     });
 }
+
+/// (h5) A sender sends twice and is dropped while the receiver drains: the
+/// receiver may have the ring active (the second send then announces
+/// nothing) and see the close before the second event; it must still
+/// deliver both events before `Closed`, and finish.
+#[cfg(not(any(eventsig_loom_mutant, eventsig_loom_hub_mutant)))]
+#[test]
+fn hub_removal_comes_after_the_senders_last_event() {
+    use eventsig::hub::HubDelivery;
+    loom::model(|| {
+        let (hub, mut rx) = eventsig::hub::builder()
+            .capacity(2)
+            .max_senders(1)
+            .build::<u32>()
+            .unwrap();
+        let mut tx = hub.add_sender().unwrap();
+        drop(hub);
+        let t = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+        });
+        let mut log = Vec::new();
+        while !rx.is_finished() {
+            for (_, d) in rx.drain() {
+                log.push(d);
+            }
+            if !rx.is_finished() {
+                assert!(rx.wait(None).unwrap());
+            }
+        }
+        assert_eq!(
+            log,
+            [
+                HubDelivery::Event(1),
+                HubDelivery::Event(2),
+                HubDelivery::Closed
+            ]
+        );
+        t.join().unwrap();
+    });
+}
