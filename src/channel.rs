@@ -44,19 +44,19 @@ use crate::stats::Stats;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Bell, Ordering};
 use crate::values::ValueSlots;
 
-/// State shared by every handle of one channel.
-struct Shared {
-    signals: CachePadded<PendingSignals>,
+/// State shared by every handle of one channel (and of one hub: see `hub.rs`).
+pub(crate) struct Shared {
+    pub(crate) signals: CachePadded<PendingSignals>,
     /// The receiver's blocked signals, for raisers (see `mask.rs`).
     blocked: BlockedMask,
     /// The doorbell's barrier mode, for the raisers' look at the mask.
     barrier: Barrier,
-    doorbell: Doorbell,
+    pub(crate) doorbell: Doorbell,
     /// Read on every send and raise, written once: kept apart from the
     /// counters below.
-    receiver_alive: CachePadded<AtomicBool>,
+    pub(crate) receiver_alive: CachePadded<AtomicBool>,
     /// Live producer handles: the `Sender` and every `Raiser`.
-    producers: AtomicUsize,
+    pub(crate) producers: AtomicUsize,
     /// The classes of refused events, on a classified channel.
     classes: Option<Box<LostClasses>>,
     /// Per-signal raise counters, on a channel that keeps overrun counts.
@@ -66,7 +66,32 @@ struct Shared {
 }
 
 impl Shared {
-    fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
+    /// The shared state of a hub (see `hub.rs`): no counts, no classes,
+    /// nothing blocked; one producer handle (the hub's).
+    pub(crate) fn for_hub(bell: Bell) -> Shared {
+        let barrier = Barrier::detect();
+        Shared {
+            signals: CachePadded::new(PendingSignals::new()),
+            blocked: BlockedMask::new(false),
+            barrier,
+            doorbell: Doorbell::new(bell, barrier),
+            receiver_alive: CachePadded::new(AtomicBool::new(true)),
+            producers: AtomicUsize::new(1),
+            classes: None,
+            counts: None,
+            values: ValueSlots::new(),
+        }
+    }
+
+    /// The receiver is gone: senders and raisers learn of it.
+    pub(crate) fn mark_receiver_gone(&self) {
+        // Relaxed: senders only need to learn of it eventually.
+        self.receiver_alive.store(false, Ordering::Relaxed);
+        // Raisers learn of it from the raise mode.
+        self.blocked.close();
+    }
+
+    pub(crate) fn raise(&self, signal: Signal) -> Result<(), RaiseError> {
         // The raise mode also says whether the receiver is gone (a hint: a
         // raise racing with the receiver's drop may land in a channel nobody
         // reads, as with any channel); see `mask.rs`.
@@ -177,7 +202,7 @@ impl Shared {
         reported
     }
 
-    fn release_producer(&self) {
+    pub(crate) fn release_producer(&self) {
         // Release: every send and raise of this handle happens before the
         // receiver's Acquire load that sees the count reach 0.
         if self.producers.fetch_sub(1, Ordering::Release) == 1 {
@@ -185,7 +210,7 @@ impl Shared {
         }
     }
 
-    fn closed(&self) -> bool {
+    pub(crate) fn closed(&self) -> bool {
         // Acquire: pairs with the Release decrement in `release_producer`.
         self.producers.load(Ordering::Acquire) == 0
     }
@@ -543,7 +568,7 @@ pub struct Raiser {
 }
 
 impl Raiser {
-    fn new(shared: &Arc<Shared>) -> Raiser {
+    pub(crate) fn new(shared: &Arc<Shared>) -> Raiser {
         // Relaxed: a handle is made from a live one, so the count cannot
         // reach 0 meanwhile (the same argument as `Arc::clone`).
         shared.producers.fetch_add(1, Ordering::Relaxed);
@@ -677,11 +702,11 @@ impl fmt::Debug for Raiser {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overflow {
-    lost: u64,
+    pub(crate) lost: u64,
     /// The drop count this overflow was read at; acknowledging it clears
     /// drops up to this count only.
-    upto: u64,
-    classes: SignalSet,
+    pub(crate) upto: u64,
+    pub(crate) classes: SignalSet,
 }
 
 impl Overflow {
@@ -1326,10 +1351,7 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        // Relaxed: senders only need to learn of it eventually.
-        self.shared.receiver_alive.store(false, Ordering::Relaxed);
-        // Raisers learn of it from the raise mode.
-        self.shared.blocked.close();
+        self.shared.mark_receiver_gone();
     }
 }
 

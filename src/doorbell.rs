@@ -35,11 +35,11 @@ use crate::sync::{AtomicBool, AtomicU64, Bell, Ordering};
 
 pub(crate) struct Doorbell {
     /// Set by a consumer that may sleep; cleared by whoever claims it.
-    parked: CachePadded<AtomicBool>,
+    pub(crate) parked: CachePadded<AtomicBool>,
     /// eventfd writes made, for [`Stats`](crate::Stats).
     writes: AtomicU64,
     efd: Bell,
-    barrier: Barrier,
+    pub(crate) barrier: Barrier,
 }
 
 impl Doorbell {
@@ -73,7 +73,7 @@ impl Doorbell {
     }
 
     #[cold]
-    fn claim_and_ring(&self) {
+    pub(crate) fn claim_and_ring(&self) {
         // Relaxed: the swap only elects one ringer per sleep; the eventfd
         // write and read order the rest.
         if self.parked.swap(false, Ordering::Relaxed) {

@@ -116,6 +116,7 @@ mod error;
 pub mod eventfd;
 mod mask;
 mod overrun;
+pub mod hub;
 pub mod ring;
 pub mod signals;
 mod stats;
@@ -129,6 +130,7 @@ pub use channel::{channel, Drain, Overflow, Raiser, Receiver, Sender};
 pub use error::{RaiseError, SendError, TryRecvError};
 pub use eventfd::{AdoptError, EventFd};
 pub use overrun::SignalCounts;
+pub use hub::hub;
 pub use ring::{BuildError, Delivery};
 #[cfg(not(eventsig_loom))]
 pub use ring::{Events, Run};

@@ -603,3 +603,246 @@ fn overrun_counts_keep_cross_class_order() {
         assert_eq!(reported, 2, "each raise counted once");
     });
 }
+
+// ---------------------------------------------------------------------------
+// The hub (`src/hub/`): many SPSC rings, one receiver, one park flag.
+// ---------------------------------------------------------------------------
+
+/// Receives from a hub until `want` events have come; `wait(None)` between
+/// passes (a lost wake-up is a deadlock). Returns the events in order of
+/// delivery, with their senders' slots.
+fn hub_collect(rx: &mut eventsig::hub::HubReceiver<u32>, want: usize) -> Vec<(usize, u32)> {
+    use eventsig::hub::HubDelivery;
+    let mut got = Vec::new();
+    loop {
+        for (id, d) in rx.drain() {
+            match d {
+                HubDelivery::Event(v) => got.push((id.index(), v)),
+                HubDelivery::Lost { .. } => panic!("nothing is dropped"),
+                HubDelivery::Closed => {}
+            }
+        }
+        if got.len() == want {
+            return got;
+        }
+        assert!(rx.wait(None).unwrap());
+    }
+}
+
+/// (h1) The ready set's race: the receiver takes the ring's bit, delivers
+/// the first event and deactivates the ring (clears its announcement flag)
+/// while the producer sends the second one, whose load of the flag may
+/// read the value from before the clear and skip the announcement. The
+/// receiver must still learn of the second event before it sleeps: it keeps
+/// the ring a suspect and re-checks it after the park's heavy barrier.
+///
+/// Mutants: without the producer's fence (`eventsig_loom_mutant`), or with a
+/// receiver that trusts a deactivation at once (`eventsig_loom_hub_mutant`:
+/// no suspects), loom must find the lost wake-up.
+#[test]
+fn hub_send_racing_a_deactivation_is_not_lost() {
+    let run = || {
+        loom::model(|| {
+            // Held in `ManuallyDrop`: when the mutants deadlock, loom panics
+            // out of the model, and a destructor that touches loom's atomics
+            // then would panic again (an abort). A passing run drops them.
+            use std::mem::ManuallyDrop;
+            let (hub, rx) = eventsig::hub::builder()
+                .capacity(2)
+                .max_senders(2)
+                .build::<u32>()
+                .unwrap();
+            let (hub, mut rx) = (ManuallyDrop::new(hub), ManuallyDrop::new(rx));
+            let mut tx = hub.add_sender().unwrap();
+            let producer = ManuallyDrop::new(thread::spawn(move || {
+                tx.send(1).unwrap();
+                tx.send(2).unwrap();
+                // Keep the sender: only the sends may wake the receiver.
+                tx
+            }));
+            assert_eq!(hub_collect(&mut rx, 2), [(0, 1), (0, 2)]);
+            drop(ManuallyDrop::into_inner(producer).join().unwrap());
+            drop(ManuallyDrop::into_inner(hub));
+            drop(ManuallyDrop::into_inner(rx));
+        })
+    };
+    #[cfg(not(any(eventsig_loom_mutant, eventsig_loom_hub_mutant)))]
+    run();
+    #[cfg(any(eventsig_loom_mutant, eventsig_loom_hub_mutant))]
+    {
+        let payload =
+            std::panic::catch_unwind(run).expect_err("loom must find the lost wake-up of the ring");
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        assert!(
+            message.contains("deadlock"),
+            "unexpected failure: {message}"
+        );
+    }
+}
+
+/// (h2) Two rings on two threads, one park flag: every send is delivered
+/// (a send on ring A racing the receiver's take of the ready word is not
+/// lost), and the doorbell is written at most once per park (S10).
+#[cfg(not(any(eventsig_loom_mutant, eventsig_loom_hub_mutant)))]
+#[test]
+fn hub_two_rings_wake_once_per_sleep() {
+    loom::model(|| {
+        let (hub, mut rx) = eventsig::hub::builder()
+            .capacity(1)
+            .max_senders(2)
+            .build::<u32>()
+            .unwrap();
+        let (mut a, mut b) = (hub.add_sender().unwrap(), hub.add_sender().unwrap());
+        let ta = thread::spawn(move || {
+            a.send(10).unwrap();
+            a
+        });
+        let tb = thread::spawn(move || {
+            b.send(20).unwrap();
+            b
+        });
+        let mut got = hub_collect(&mut rx, 2);
+        got.sort_unstable();
+        assert_eq!(got, [(0, 10), (1, 20)]);
+        let s = rx.stats();
+        assert!(s.doorbell_writes <= s.parks, "{s}");
+        drop((ta.join().unwrap(), tb.join().unwrap(), hub));
+    });
+}
+
+/// (h3) A sender added on another thread while the receiver waits, and
+/// removed there: it is met at its first send, its event comes before its
+/// `Closed`, and the hub closes (the receiver is woken for it) once the
+/// factory and every sender are gone; a sender removed before the wait
+/// (its event and `Closed` pending) is delivered too.
+#[cfg(not(any(eventsig_loom_mutant, eventsig_loom_hub_mutant)))]
+#[test]
+fn hub_senders_come_and_go_while_the_receiver_waits() {
+    use eventsig::hub::HubDelivery;
+    loom::model(|| {
+        let (hub, mut rx) = eventsig::hub::builder()
+            .capacity(1)
+            .max_senders(2)
+            .build::<u32>()
+            .unwrap();
+        let mut first = hub.add_sender().unwrap();
+        first.send(1).unwrap();
+        drop(first);
+        let t = thread::spawn(move || {
+            let mut second = hub.add_sender().unwrap();
+            second.send(2).unwrap();
+            // `second` and the factory are dropped here: the hub closes.
+        });
+        let mut log: Vec<(usize, Option<u32>)> = Vec::new();
+        loop {
+            let closed = rx.is_closed();
+            let before = log.len();
+            for (id, d) in rx.drain() {
+                match d {
+                    HubDelivery::Event(v) => log.push((id.index(), Some(v))),
+                    HubDelivery::Closed => log.push((id.index(), None)),
+                    HubDelivery::Lost { .. } => panic!("nothing is dropped"),
+                }
+            }
+            if closed && log.len() == before {
+                break;
+            }
+            assert!(rx.wait(None).unwrap());
+        }
+        assert!(rx.is_finished());
+        assert_eq!(log.len(), 4, "{log:?}");
+        for v in [1, 2] {
+            let at = log.iter().position(|e| e.1 == Some(v)).unwrap();
+            let slot = log[at].0;
+            assert!(
+                log[at + 1..].contains(&(slot, None)),
+                "event {v} before its sender's Closed: {log:?}"
+            );
+        }
+        t.join().unwrap();
+    });
+}
+
+/// (h4) The epoll path with two rings: a consumer that drains once per
+/// readiness and sleeps on the fd (level-triggered) until it has both
+/// events; a drain that yielded keeps the fd readable, an empty one parks.
+#[cfg(not(any(eventsig_loom_mutant, eventsig_loom_hub_mutant)))]
+#[test]
+fn hub_epoll_consumer_is_woken_for_every_ring() {
+    use eventsig::hub::HubDelivery;
+    loom::model(|| {
+        let (hub, mut rx) = eventsig::hub::builder()
+            .capacity(1)
+            .max_senders(2)
+            .build::<u32>()
+            .unwrap();
+        rx.loom_expose();
+        let (mut a, mut b) = (hub.add_sender().unwrap(), hub.add_sender().unwrap());
+        let ta = thread::spawn(move || {
+            a.send(1).unwrap();
+            a
+        });
+        b.send(2).unwrap();
+        let mut got = 0;
+        loop {
+            for (_, d) in rx.drain() {
+                match d {
+                    HubDelivery::Event(_) => got += 1,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            if got == 2 {
+                break;
+            }
+            rx.loom_sleep_on_fd();
+        }
+        let s = rx.stats();
+        assert!(s.doorbell_writes <= s.parks, "{s}");
+        drop((ta.join().unwrap(), b, hub));
+    });
+}
+
+/// (h5) A sender sends twice and is dropped while the receiver drains: the
+/// receiver may have the ring active (the second send then announces
+/// nothing) and see the close before the second event; it must still
+/// deliver both events before `Closed`, and finish.
+#[cfg(not(any(eventsig_loom_mutant, eventsig_loom_hub_mutant)))]
+#[test]
+fn hub_removal_comes_after_the_senders_last_event() {
+    use eventsig::hub::HubDelivery;
+    loom::model(|| {
+        let (hub, mut rx) = eventsig::hub::builder()
+            .capacity(2)
+            .max_senders(1)
+            .build::<u32>()
+            .unwrap();
+        let mut tx = hub.add_sender().unwrap();
+        drop(hub);
+        let t = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+        });
+        let mut log = Vec::new();
+        while !rx.is_finished() {
+            for (_, d) in rx.drain() {
+                log.push(d);
+            }
+            if !rx.is_finished() {
+                assert!(rx.wait(None).unwrap());
+            }
+        }
+        assert_eq!(
+            log,
+            [
+                HubDelivery::Event(1),
+                HubDelivery::Event(2),
+                HubDelivery::Closed
+            ]
+        );
+        t.join().unwrap();
+    });
+}
