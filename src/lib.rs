@@ -101,6 +101,7 @@ mod channel;
 mod doorbell;
 mod error;
 pub mod eventfd;
+pub mod overwrite;
 pub mod ring;
 pub mod signals;
 mod stats;
