@@ -7,6 +7,7 @@ use std::os::fd::OwnedFd;
 use crate::channel::{self, Receiver, Sender};
 #[cfg(not(eventsig_loom))]
 use crate::eventfd::EventFd;
+use crate::policy::OverflowPolicy;
 use crate::ring::BuildError;
 
 /// Starts a channel with options; [`channel`](crate::channel) is
@@ -42,6 +43,7 @@ pub fn builder() -> Builder {
 pub struct Builder {
     capacity: usize,
     wait_spin: bool,
+    policy: OverflowPolicy,
     #[cfg(not(eventsig_loom))]
     eventfd: Option<OwnedFd>,
 }
@@ -61,6 +63,7 @@ impl Builder {
         Builder {
             capacity: Builder::DEFAULT_CAPACITY,
             wait_spin: true,
+            policy: OverflowPolicy::DropNewest,
             #[cfg(not(eventsig_loom))]
             eventfd: None,
         }
@@ -92,6 +95,28 @@ impl Builder {
     /// ```
     pub fn wait_spin(mut self, spin: bool) -> Builder {
         self.wait_spin = spin;
+        self
+    }
+
+    /// What a full ring does with a new event: refuse it
+    /// ([`OverflowPolicy::DropNewest`], the default) or accept it and drop
+    /// the oldest unread one ([`OverflowPolicy::DropOldest`], to keep the
+    /// most recent events). The loss is reported exactly either way.
+    ///
+    /// ```
+    /// use eventsig::{Delivery, OverflowPolicy};
+    /// let (mut tx, mut rx) = eventsig::builder()
+    ///     .capacity(1)
+    ///     .overflow_policy(OverflowPolicy::DropOldest)
+    ///     .build::<&str>()?;
+    /// tx.send("old").unwrap();
+    /// tx.send("new").unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(Delivery::Lost { first: 0, count: 1 }));
+    /// assert_eq!(rx.try_recv(), Ok(Delivery::Event("new")));
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn overflow_policy(mut self, policy: OverflowPolicy) -> Builder {
+        self.policy = policy;
         self
     }
 
@@ -156,6 +181,7 @@ impl Builder {
             self.capacity,
             bell,
             self.wait_spin && cfg!(not(eventsig_loom)),
+            self.policy,
         )
     }
 }
@@ -170,7 +196,8 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Builder");
         d.field("capacity", &self.capacity)
-            .field("wait_spin", &self.wait_spin);
+            .field("wait_spin", &self.wait_spin)
+            .field("overflow_policy", &self.policy);
         #[cfg(not(eventsig_loom))]
         d.field("eventfd", &self.eventfd);
         d.finish()

@@ -31,7 +31,8 @@ use crossbeam_utils::CachePadded;
 use crate::barrier::Barrier;
 use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
-use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
+use crate::policy::{self, EventReceiver, EventSender, OverflowPolicy, Snapshot};
+use crate::ring::{BuildError, Delivery};
 use crate::signals::{PendingSignals, Signal, SignalSet};
 use crate::stats::Stats;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Bell, Ordering};
@@ -95,17 +96,23 @@ impl Shared {
 /// # Ok::<(), eventsig::BuildError>(())
 /// ```
 pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-    build(capacity, None, cfg!(not(eventsig_loom)))
+    build(
+        capacity,
+        None,
+        cfg!(not(eventsig_loom)),
+        OverflowPolicy::DropNewest,
+    )
 }
 
-/// Builds a channel: the ring, then the doorbell on `bell` (a new eventfd if
-/// `None`). The options are [`Builder`](crate::Builder)'s.
+/// Builds a channel: the ring `policy` asks for, then the doorbell on `bell`
+/// (a new eventfd if `None`). The options are [`Builder`](crate::Builder)'s.
 pub(crate) fn build<T>(
     capacity: usize,
     bell: Option<Bell>,
     spin: bool,
+    policy: OverflowPolicy,
 ) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-    let (producer, consumer) = ring::ring(capacity)?;
+    let (producer, consumer) = policy::ring(capacity, policy)?;
     let bell = match bell {
         Some(bell) => bell,
         None => Bell::new()?,
@@ -143,7 +150,7 @@ pub(crate) fn build<T>(
 /// sync::<eventsig::Sender<u32>>();
 /// ```
 pub struct Sender<T> {
-    ring: Producer<T>,
+    ring: EventSender<T>,
     shared: Arc<Shared>,
 }
 
@@ -156,6 +163,9 @@ impl<T> Sender<T> {
     /// [`SendError::Full`] when the ring is full: the attempt is dropped,
     /// counted, and reported in the stream ([`Delivery::Lost`]) and by
     /// [`Receiver::overflow`]. [`SendError::Closed`] once the receiver is gone.
+    /// With [`OverflowPolicy::DropOldest`] a full ring accepts the value and
+    /// drops its oldest unread event instead (counted and reported the same
+    /// way): `send` then never returns `Full`.
     ///
     /// ```
     /// let (mut tx, _rx) = eventsig::channel(1)?;
@@ -205,7 +215,8 @@ impl<T> Sender<T> {
     }
 
     /// Free slots in the ring now: `> 0` means the next `send` is accepted
-    /// (only this sender fills the ring).
+    /// (only this sender fills the ring) and, with
+    /// [`OverflowPolicy::DropOldest`], that it evicts nothing.
     ///
     /// ```
     /// let (mut tx, _rx) = eventsig::channel(2)?;
@@ -258,6 +269,19 @@ impl<T> Sender<T> {
     /// ```
     pub fn capacity(&self) -> usize {
         self.ring.capacity()
+    }
+
+    /// What the ring does when it is full (set with
+    /// [`Builder::overflow_policy`](crate::Builder::overflow_policy)).
+    ///
+    /// ```
+    /// use eventsig::OverflowPolicy;
+    /// let (tx, _rx) = eventsig::channel::<()>(5)?;
+    /// assert_eq!(tx.overflow_policy(), OverflowPolicy::DropNewest);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn overflow_policy(&self) -> OverflowPolicy {
+        self.ring.policy()
     }
 
     /// Whether the receiver is gone.
@@ -459,7 +483,7 @@ impl Overflow {
 /// sync::<eventsig::Receiver<u32>>();
 /// ```
 pub struct Receiver<T> {
-    ring: Consumer<T>,
+    ring: EventReceiver<T>,
     shared: Arc<Shared>,
     // The park state is in `Cell`s because handing out the fd (`as_fd`,
     // through `&self`) parks the receiver; `Receiver` is not `Sync`.
@@ -763,6 +787,21 @@ impl<T> Receiver<T> {
     /// ```
     pub fn capacity(&self) -> usize {
         self.ring.capacity()
+    }
+
+    /// What the ring does when it is full (set with
+    /// [`Builder::overflow_policy`](crate::Builder::overflow_policy)).
+    ///
+    /// ```
+    /// use eventsig::OverflowPolicy;
+    /// let (_tx, rx) = eventsig::builder()
+    ///     .overflow_policy(OverflowPolicy::DropOldest)
+    ///     .build::<()>()?;
+    /// assert_eq!(rx.overflow_policy(), OverflowPolicy::DropOldest);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn overflow_policy(&self) -> OverflowPolicy {
+        self.ring.policy()
     }
 
     /// The channel's counters.

@@ -102,6 +102,7 @@ mod doorbell;
 mod error;
 pub mod eventfd;
 pub mod overwrite;
+mod policy;
 pub mod ring;
 pub mod signals;
 mod stats;
@@ -113,6 +114,7 @@ pub use builder::{builder, Builder};
 pub use channel::{channel, Drain, Overflow, Raiser, Receiver, Sender};
 pub use error::{RaiseError, SendError, TryRecvError};
 pub use eventfd::{AdoptError, EventFd};
+pub use policy::OverflowPolicy;
 pub use ring::{BuildError, Delivery};
 #[cfg(not(eventsig_loom))]
 pub use ring::{Events, Run};
