@@ -265,6 +265,13 @@ impl<T> Drop for Inner<T> {
         // Both handles are gone (the last `Arc` drop synchronises with them):
         // the cells named by `FULL` words hold the unread events; the spares
         // and the cells of `FREE` words are empty.
+        // A loom model that failed is unwinding: a second failure report
+        // from here would abort the process before loom reports the first
+        // (the mutant check in `tests/loom.rs` catches that report). Leak.
+        #[cfg(eventsig_loom)]
+        if std::thread::panicking() {
+            return;
+        }
         let layout = self.layout;
         for slot in self.slots.iter() {
             let word = slot.load(Ordering::Relaxed);
@@ -630,7 +637,16 @@ impl<T> Consumer<T> {
             // this word (rule 1); Release hands our spare back after our
             // reads of it (rule 2). Relaxed on failure: the producer evicted
             // the event, and only the new word's turn is used.
-            match slot.compare_exchange(word, freed, Ordering::AcqRel, Ordering::Relaxed) {
+            #[cfg(not(eventsig_loom_mutant))]
+            let claimed = slot.compare_exchange(word, freed, Ordering::AcqRel, Ordering::Relaxed);
+            // The loom mutant: the claim without its compare-and-swap; loom
+            // must find the event owned twice (`tests/loom.rs`).
+            #[cfg(eventsig_loom_mutant)]
+            let claimed = {
+                slot.store(freed, Ordering::Release);
+                Ok::<u64, u64>(word)
+            };
+            match claimed {
                 Ok(_) => {
                     let cell = self.layout.cell(word);
                     self.spare = cell;
