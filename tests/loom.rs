@@ -466,10 +466,6 @@ fn overwrite_claim_races_eviction_model() {
             "each payload dropped exactly once"
         );
     });
-    eprintln!(
-        "ITERATIONS {}",
-        ITER.load(std::sync::atomic::Ordering::Relaxed)
-    );
 }
 
 /// (h) The mutant of the claim (a load and a store instead of the
