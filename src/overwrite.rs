@@ -79,22 +79,27 @@
 //!
 //! # Memory ordering
 //!
-//! 1. *A value is written before it is read.* The producer writes a cell,
-//!    then publishes `FULL` with a Release store or compare-and-swap; the
-//!    consumer's claiming compare-and-swap is Acquire and reads that very
-//!    word, so its read of the cell comes after the write.
+//! Slot words carry ownership; `tail` carries publication.
+//!
+//! 1. *A value is written before it is read.* The producer writes a cell
+//!    and the slot word naming it, then stores `tail` (Release). The
+//!    consumer claims a position only below a `tail` it loaded with Acquire,
+//!    and only if the slot word is that very position's; so its read of the
+//!    cell comes after the write. (The slot word itself is stored Relaxed:
+//!    a consumer that sees it early, before that tail, never reads the cell
+//!    it names.)
 //! 2. *A cell is read out before it is reused.* The consumer moves the event
 //!    out of its cell, and hands the (now empty) cell back in its next claim,
-//!    a Release compare-and-swap writing `FREE`; the producer loads a `FREE`
+//!    a Release compare-and-swap writing `FREE`; the producer reads a `FREE`
 //!    word with Acquire (the load before its store, or its failed
 //!    compare-and-swap) before it writes into the cell it names.
 //! 3. *An evicted cell* was written by the producer itself and never touched
 //!    by the consumer (whose claim failed or never happened): no
-//!    cross-thread access.
-//! 4. *The tail.* The producer stores `tail` (Release) after each slot word;
-//!    a consumer that loads `tail` with Acquire sees every slot word below
-//!    it written (or overwritten later), so it never mistakes a published
-//!    position for an empty one, and a drain knows where to end.
+//!    cross-thread access, so a successful eviction is Relaxed.
+//! 4. *The tail* is stored after each slot word: a consumer that loads it
+//!    with Acquire sees every slot word below it written (or overwritten
+//!    later), so it never mistakes a published position for an empty one,
+//!    and a drain knows where to end.
 //! 5. *The head.* The consumer publishes its position (Release) after its
 //!    claims; the producer's Acquire load of it in
 //!    [`Producer::free_slots`] makes the claims below it visible, so the
@@ -403,31 +408,34 @@ impl<T> Producer<T> {
         let slot = self.inner.slot(self.tail.index);
         let new = self.layout.word(self.tail.turn, true, spare);
         // Acquire: a `FREE` word hands us the consumer's spare; pairs with
-        // the Release part of its claiming compare-and-swap (rule 2).
+        // its claiming compare-and-swap (Release), rule 2.
         let old = slot.load(Ordering::Acquire);
         let mut evicted = None;
         if self.layout.is_full(old) {
             // The oldest unread event: evict it, unless the consumer takes
-            // it first. Release: publishes our value (rule 1); Acquire on
-            // failure: the word is `FREE` then, as in the load above.
-            match slot.compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire) {
+            // it first. Relaxed on success: the evicted cell holds our own
+            // write (rule 3), and the tail publishes the new value (rule 1).
+            // Acquire on failure: the word is `FREE` now, as in the load
+            // above.
+            match slot.compare_exchange(old, new, Ordering::Relaxed, Ordering::Acquire) {
                 Ok(_) => evicted = Some(self.layout.cell(old)),
                 Err(freed) => {
                     debug_assert!(!self.layout.is_full(freed));
-                    // Release: publishes our value (rule 1).
-                    slot.store(new, Ordering::Release);
+                    // Relaxed: the tail publishes the value (rule 1).
+                    slot.store(new, Ordering::Relaxed);
                     self.spare = self.layout.cell(freed);
                 }
             }
         } else {
             // Only the producer writes a `FREE` word: nobody raced us.
-            // Release: publishes our value (rule 1).
-            slot.store(new, Ordering::Release);
+            // Relaxed: the tail publishes the value (rule 1).
+            slot.store(new, Ordering::Relaxed);
             self.spare = self.layout.cell(old);
         }
         self.tail.advance(self.cap);
-        // Release: the slot word above is visible to whoever sees this tail
-        // (rule 4); pairs with the Acquire loads of `tail` in the consumer.
+        // Release: the value and the slot word above are visible to whoever
+        // sees this tail (rules 1 and 4); pairs with the Acquire loads of
+        // `tail` in the consumer.
         self.inner
             .producer
             .tail
@@ -485,10 +493,10 @@ impl<T> Producer<T> {
             // free ones counted from the consumer's published head (rule 5).
             let old = slot.load(Ordering::Acquire);
             debug_assert!(!self.layout.is_full(old));
-            // Release: as in `push`.
+            // Relaxed: as in `push`.
             slot.store(
                 self.layout.word(self.tail.turn, true, spare),
-                Ordering::Release,
+                Ordering::Relaxed,
             );
             self.spare = self.layout.cell(old);
             self.tail.advance(self.cap);
@@ -625,20 +633,21 @@ impl<T> Consumer<T> {
     fn step(&mut self) -> Step {
         debug_assert!(self.head.pos < self.cached_tail);
         let slot = self.inner.slot(self.head.index);
-        // Relaxed: the word is only the expected value of the
-        // compare-and-swap, which synchronises; `head` is below a tail
-        // loaded with Acquire, so this is the word of `head` or a later one.
+        // Relaxed: `head` is below a tail loaded with Acquire, so this is
+        // the word of `head` or a later one, and the event is visible
+        // (rules 1 and 4).
         let word = slot.load(Ordering::Relaxed);
         let ahead = self.layout.turns_ahead(word, self.head.turn);
         let word = if ahead == 0 {
             debug_assert!(self.layout.is_full(word), "only we free a slot");
             let freed = self.layout.word(self.head.turn, false, self.spare);
-            // AcqRel: Acquire reads the event the producer published with
-            // this word (rule 1); Release hands our spare back after our
-            // reads of it (rule 2). Relaxed on failure: the producer evicted
-            // the event, and only the new word's turn is used.
+            // Release: hands our spare back after our reads of it (rule 2);
+            // pairs with the producer's Acquire load of the `FREE` word. The
+            // event was published by the tail (rule 1). Relaxed on failure:
+            // the producer evicted the event; only the new word's turn is
+            // used.
             #[cfg(not(eventsig_loom_mutant))]
-            let claimed = slot.compare_exchange(word, freed, Ordering::AcqRel, Ordering::Relaxed);
+            let claimed = slot.compare_exchange(word, freed, Ordering::Release, Ordering::Relaxed);
             // The loom mutant: the claim without its compare-and-swap; loom
             // must find the event owned twice (`tests/loom.rs`).
             #[cfg(eventsig_loom_mutant)]
@@ -683,10 +692,10 @@ impl<T> Consumer<T> {
     /// Moves the event out of the consumer's cell `cell`.
     #[inline]
     fn read(&self, cell: usize) -> T {
-        // SAFETY: our compare-and-swap took the cell from a `FULL` word, so
-        // it holds the event the producer published (Acquire, rule 1) and is
-        // ours alone until we hand it back in a later claim; it is moved out
-        // once, here.
+        // SAFETY: our compare-and-swap took the cell from the `FULL` word of
+        // a position below a tail loaded with Acquire, so it holds the event
+        // the producer published (rule 1), and it is ours alone until we
+        // hand it back in a later claim; it is moved out once, here.
         self.inner
             .cell(cell)
             .with_mut(|p| unsafe { (*p).assume_init_read() })
