@@ -102,9 +102,9 @@
 //!    and a drain knows where to end.
 //! 5. *The head.* The consumer publishes its position (Release) after its
 //!    claims; the producer's Acquire load of it in
-//!    [`Producer::free_slots`] makes the claims below it visible, so the
-//!    slots it counts as free are `FREE`, and [`Producer::push_iter`] never
-//!    evicts.
+//!    [`Producer::free_slots`] makes the claims below it visible, with the
+//!    reads before them, so the slots it counts as free are `FREE` and their
+//!    cells ready for reuse: [`Producer::push_iter`] never evicts.
 //! 6. *The drop count* is stored (Release) after each eviction; the consumer
 //!    reports the larger of it and the losses it has itself delivered, so a
 //!    `Lost` it has seen is always counted.
@@ -489,9 +489,11 @@ impl<T> Producer<T> {
                 .cell(spare)
                 .with_mut(|p| unsafe { (*p).write(value) });
             let slot = self.inner.slot(self.tail.index);
-            // Acquire: as in `push`. The slot is `FREE`: it is among the
-            // free ones counted from the consumer's published head (rule 5).
-            let old = slot.load(Ordering::Acquire);
+            // Relaxed: the slot is among the free ones counted from the
+            // consumer's published head, whose Acquire load ordered the
+            // claim that freed it, and the consumer's reads of the cell the
+            // word names, before us (rule 5).
+            let old = slot.load(Ordering::Relaxed);
             debug_assert!(!self.layout.is_full(old));
             // Relaxed: as in `push`.
             slot.store(

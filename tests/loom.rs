@@ -494,47 +494,56 @@ fn overwrite_claim_without_its_cas_is_caught() {
 /// (h) Cells go round: the consumer hands the cell of each event it read
 /// back in its next claim, and the producer takes it from that `FREE` word
 /// and writes a later event into it. loom checks that the consumer's read
-/// happens before that write (rule 2 of `overwrite.rs`), in either path
-/// that hands a cell over: a push into a freed slot, and an eviction that
-/// loses to the claim.
+/// happens before that write (rule 2 of `overwrite.rs`) in both paths that
+/// hand a cell over: with two slots, pushes into slots the consumer freed
+/// (reached with one preemption: the consumer claims both events between
+/// the producer's pushes); with one slot, evictions that lose to the claim.
 #[cfg(not(eventsig_loom_mutant))]
 #[test]
 fn overwrite_cells_are_handed_back_before_reuse() {
-    loom::model(|| {
-        let drops = loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-        let (mut tx, rx) = eventsig::overwrite::ring::<Tracked>(1).unwrap();
-        tx.push(Tracked {
-            seq: 0,
-            drops: drops.clone(),
-        });
-        let consumer = thread::spawn(move || {
-            let mut rx = rx;
-            let mut check = StreamCheck::default();
-            for _ in 0..2 {
-                if let Some(d) = rx.pop() {
-                    check.see(d);
-                }
+    for (cap, before) in [(2, 2), (1, 1)] {
+        loom::model(move || {
+            let drops = loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+            let (mut tx, rx) = eventsig::overwrite::ring::<Tracked>(cap).unwrap();
+            for seq in 0..before {
+                tx.push(Tracked {
+                    seq,
+                    drops: drops.clone(),
+                });
             }
-            (rx, check)
+            let consumer = thread::spawn(move || {
+                let mut rx = rx;
+                let mut check = StreamCheck::default();
+                for _ in 0..2 {
+                    if let Some(d) = rx.pop() {
+                        check.see(d);
+                    }
+                }
+                (rx, check)
+            });
+            let total = before + 3;
+            for seq in before..total {
+                drop(tx.push(Tracked {
+                    seq,
+                    drops: drops.clone(),
+                }));
+            }
+            let (mut rx, mut check) = consumer.join().unwrap();
+            while let Some(d) = rx.pop() {
+                check.see(d);
+            }
+            assert_eq!(
+                check.expected, total,
+                "every attempt delivered or reported lost"
+            );
+            assert_eq!(check.lost, tx.dropped(), "the producer counted every gap");
+            drop((tx, rx));
+            assert_eq!(
+                drops.load(loom::sync::atomic::Ordering::Relaxed),
+                total as usize
+            );
         });
-        for seq in 1..4 {
-            drop(tx.push(Tracked {
-                seq,
-                drops: drops.clone(),
-            }));
-        }
-        let (mut rx, mut check) = consumer.join().unwrap();
-        while let Some(d) = rx.pop() {
-            check.see(d);
-        }
-        assert_eq!(
-            check.expected, 4,
-            "every attempt delivered or reported lost"
-        );
-        assert_eq!(check.lost, tx.dropped(), "the producer counted every gap");
-        drop((tx, rx));
-        assert_eq!(drops.load(loom::sync::atomic::Ordering::Relaxed), 4);
-    });
+    }
 }
 
 /// (h) A drain (one snapshot, claims in a row) while the producer pushes
