@@ -367,6 +367,20 @@ pub fn ring<T>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), BuildError
 /// The sending half of an overwriting [`ring()`]: `Send`, not `Sync` (one
 /// producer).
 ///
+/// ```
+/// let (mut tx, mut rx) = eventsig::overwrite::ring::<String>(8)?;
+/// let producer = std::thread::spawn(move || {
+///     for i in 0..100 {
+///         tx.push(format!("vnc client {i}")); // an evicted one comes back
+///     }
+/// });
+/// producer.join().unwrap();
+/// let last: Vec<_> = rx.drain().filter_map(|d| d.event()).collect();
+/// assert_eq!(last.len(), 8);
+/// assert_eq!(last[7], "vnc client 99");
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
+///
 /// ```compile_fail
 /// fn sync<T: Sync>() {}
 /// sync::<eventsig::overwrite::Producer<u32>>();
@@ -596,6 +610,26 @@ enum Step {
 
 /// The receiving half of an overwriting [`ring()`]: `Send`, not `Sync` (one
 /// consumer).
+///
+/// ```
+/// use eventsig::Delivery;
+/// let (mut tx, mut rx) = eventsig::overwrite::ring::<u64>(4)?;
+/// let consumer = std::thread::spawn(move || {
+///     let mut next = 0; // every attempt is delivered or reported lost
+///     while next < 1000 {
+///         match rx.pop() {
+///             Some(Delivery::Event(seq)) => { assert_eq!(seq, next); next += 1; }
+///             Some(Delivery::Lost { first, count }) => { assert_eq!(first, next); next += count; }
+///             None => std::thread::yield_now(),
+///         }
+///     }
+/// });
+/// for seq in 0..1000 {
+///     tx.push(seq);
+/// }
+/// consumer.join().unwrap();
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
 ///
 /// ```compile_fail
 /// fn sync<T: Sync>() {}
@@ -874,7 +908,19 @@ impl<T> fmt::Debug for Consumer<T> {
     }
 }
 
-/// The iterator of [`Consumer::drain`].
+/// The iterator of [`Consumer::drain`]: what was pending when it started.
+///
+/// ```
+/// let (mut tx, mut rx) = eventsig::overwrite::ring(2)?;
+/// tx.push('a');
+/// let mut drain = rx.drain();
+/// tx.push('b'); // after the snapshot: for the next drain
+/// assert_eq!(drain.next().and_then(|d| d.event()), Some('a'));
+/// assert_eq!(drain.next(), None);
+/// drop(drain);
+/// assert_eq!(rx.drain().count(), 1);
+/// # Ok::<(), eventsig::BuildError>(())
+/// ```
 pub struct Drain<'a, T> {
     consumer: &'a mut Consumer<T>,
     snap: Snapshot,
