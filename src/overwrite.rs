@@ -123,9 +123,11 @@
 //!
 //! # Turns wrap
 //!
-//! The turn field has at least 31 bits; with `capacity` positions per turn
-//! it wraps after about 2^62 pushes, which no consumer can sleep through
-//! between two loads (centuries at a billion pushes a second).
+//! The turn field has `63 - log2(capacity + 2)` bits (at least 31, as the
+//! capacity is at most 2^32 - 2), so it wraps after 2^61 pushes or more:
+//! decades at a billion pushes a second, for a consumer asleep between two
+//! of its steps. Even then only sequence numbers could be wrong: a cell
+//! changes hands only through an atomic operation on the current word.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -142,7 +144,7 @@ type Cell<T> = UnsafeCell<MaybeUninit<T>>;
 
 /// The largest capacity: cell indices must fit in 32 bits, so that the turn
 /// keeps at least 31 bits of a slot word.
-const MAX_CAPACITY: usize = (1 << 32) - 2;
+const MAX_CAPACITY: u64 = (1 << 32) - 2;
 
 /// The bit layout of a slot word, fixed at construction.
 #[derive(Debug, Clone, Copy)]
@@ -316,20 +318,20 @@ pub fn ring<T>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), BuildError
     let too_large = BuildError::CapacityTooLarge {
         requested: capacity,
     };
-    if capacity > MAX_CAPACITY {
-        return Err(too_large);
-    }
+    let cell_count = match capacity.checked_add(2) {
+        Some(n) if capacity as u64 <= MAX_CAPACITY => n,
+        _ => return Err(too_large),
+    };
     let layout = Layout::new(capacity);
     let mut slots: Vec<AtomicU64> = Vec::new();
     let mut cells: Vec<Cell<T>> = Vec::new();
-    if slots.try_reserve_exact(capacity).is_err() || cells.try_reserve_exact(capacity + 2).is_err()
-    {
+    if slots.try_reserve_exact(capacity).is_err() || cells.try_reserve_exact(cell_count).is_err() {
         return Err(too_large);
     }
     // Slot i starts `FREE` in turn 0 with cell i; the producer's spare is
     // cell `capacity`, the consumer's `capacity + 1`.
     slots.extend((0..capacity).map(|i| AtomicU64::new(layout.word(0, false, i))));
-    cells.extend((0..capacity + 2).map(|_| UnsafeCell::new(MaybeUninit::uninit())));
+    cells.extend((0..cell_count).map(|_| UnsafeCell::new(MaybeUninit::uninit())));
     let inner = Arc::new(Inner {
         head: CachePadded::new(AtomicU64::new(0)),
         producer: CachePadded::new(ProducerWords {
@@ -978,7 +980,7 @@ mod tests {
 
     #[test]
     fn layout_round_trips_and_counts_turns() {
-        for cap in [1usize, 2, 3, 6, 7, 1000, MAX_CAPACITY] {
+        for cap in [1usize, 2, 3, 6, 7, 1000, MAX_CAPACITY as usize] {
             let l = Layout::new(cap);
             assert!(l.cell_bits <= 32, "cap {cap}");
             for cell in [0, cap / 2, cap + 1] {
@@ -1010,7 +1012,7 @@ mod tests {
     fn capacity_limits() {
         assert!(matches!(ring::<u8>(0), Err(BuildError::ZeroCapacity)));
         assert!(matches!(
-            ring::<u8>(MAX_CAPACITY + 1),
+            ring::<u8>(MAX_CAPACITY as usize + 1),
             Err(BuildError::CapacityTooLarge { .. })
         ));
     }
