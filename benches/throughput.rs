@@ -29,6 +29,12 @@
 //!   per event). One iteration is 100 000 events; the eventfd writes per
 //!   event, and those made while the consumer was awake, are printed after
 //!   the group.
+//! - `drop_oldest`: the drop-oldest policy against the default on the same
+//!   workloads: single items, lossless (`send` with credits / `try_recv`,
+//!   one iteration is a million items); an overflowing flood (the consumer
+//!   drains until every attempt is delivered or reported lost, a million
+//!   attempts per iteration); one push into a full ring with no consumer
+//!   (evicting against refused).
 //! - `park`: an empty drain of a receiver whose fd was handed out (it
 //!   parks: the consumer side of the asymmetric barrier) against one whose
 //!   fd never was.
@@ -320,6 +326,50 @@ fn park(c: &mut Criterion) {
     disturbance("park");
 }
 
+// ------------------------------------------------------------ drop-oldest
+
+fn drop_oldest(c: &mut Criterion) {
+    use eventsig::OverflowPolicy::{DropNewest, DropOldest};
+    let mut group = c.benchmark_group("drop_oldest");
+    group
+        .throughput(Throughput::Elements(SPSC_CHUNK))
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
+    group.bench_function("single_lossless_drop_newest", |b| {
+        b.iter_custom(clean(|iters| {
+            oldest_single(iters * SPSC_CHUNK, DropNewest).0
+        }))
+    });
+    group.bench_function("single_lossless_drop_oldest", |b| {
+        b.iter_custom(clean(|iters| {
+            oldest_single(iters * SPSC_CHUNK, DropOldest).0
+        }))
+    });
+    group.bench_function("flood_drop_newest", |b| {
+        b.iter_custom(clean(|iters| {
+            oldest_flood(iters * SPSC_CHUNK, DropNewest).0
+        }))
+    });
+    group.bench_function("flood_drop_oldest", |b| {
+        b.iter_custom(clean(|iters| {
+            oldest_flood(iters * SPSC_CHUNK, DropOldest).0
+        }))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("full_ring_push");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("refused_drop_newest", |b| {
+        b.iter_custom(clean(oldest_full_push_refused))
+    });
+    group.bench_function("evicting_drop_oldest", |b| {
+        b.iter_custom(clean(oldest_full_push_evicting))
+    });
+    group.finish();
+    disturbance("drop_oldest");
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .measurement_time(Duration::from_secs(2))
@@ -330,6 +380,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = raise, spsc, ping_pong, flood, park
+    targets = raise, spsc, ping_pong, flood, park, drop_oldest
 }
 criterion_main!(benches);

@@ -40,7 +40,7 @@ is met.
   --rounds N     rounds per group (default 7, or 3 with --quick)
   --json         also print the rows as one JSON document after the table
   --only GROUPS  run only these groups, comma-separated: raise, spsc, fence,
-                 ping-pong, flood, park
+                 ping-pong, flood, park, oldest
   -h, --help     this text
 ";
 
@@ -57,7 +57,15 @@ struct Options {
     only: Option<Vec<String>>,
 }
 
-const GROUPS: [&str; 6] = ["raise", "spsc", "fence", "ping-pong", "flood", "park"];
+const GROUPS: [&str; 7] = [
+    "raise",
+    "spsc",
+    "fence",
+    "ping-pong",
+    "flood",
+    "park",
+    "oldest",
+];
 
 fn parse_options() -> Result<Option<Options>, String> {
     let mut quick = false;
@@ -978,6 +986,79 @@ fn main() {
             Unit::Ns,
             ("exposed", "private"),
             Target::None,
+        ));
+    }
+
+    if want("oldest") {
+        use eventsig::OverflowPolicy::{DropNewest, DropOldest};
+        let eventsig_run = |(d, s): EventsigRun, n: u64| Sample {
+            ns_per_op: per_op(d, n),
+            count: Some(s.dropped as f64 / n as f64),
+            flood: None,
+            stolen: Stolen::default(),
+        };
+        let g = run_group(
+            "oldest",
+            rounds,
+            vec![
+                contender("newest_single", z.spsc_items, move |n| {
+                    eventsig_run(oldest_single(n, DropNewest), n)
+                }),
+                contender("oldest_single", z.spsc_items, move |n| {
+                    eventsig_run(oldest_single(n, DropOldest), n)
+                }),
+                contender("rtrb", z.spsc_items, |n| timed(spsc_rtrb_single(n), n)),
+                contender("newest_flood", z.spsc_items, move |n| {
+                    eventsig_run(oldest_flood(n, DropNewest), n)
+                }),
+                contender("oldest_flood", z.spsc_items, move |n| {
+                    eventsig_run(oldest_flood(n, DropOldest), n)
+                }),
+                contender("refused", z.atomic_ops, |n| {
+                    timed(oldest_full_push_refused(n), n)
+                }),
+                contender("evicting", z.atomic_ops, |n| {
+                    timed(oldest_full_push_evicting(n), n)
+                }),
+            ],
+            &mut notes,
+        );
+        rows.extend([
+            compare(
+                &g,
+                "drop-oldest: SPSC single, lossless, vs drop-newest",
+                Unit::Mps,
+                ("oldest_single", "newest_single"),
+                Target::None,
+            ),
+            compare(
+                &g,
+                "drop-oldest: SPSC single, lossless, vs rtrb push/pop",
+                Unit::Mps,
+                ("oldest_single", "rtrb"),
+                Target::None,
+            ),
+            compare(
+                &g,
+                "drop-oldest: flood (overflowing) vs drop-newest, attempts",
+                Unit::Mps,
+                ("oldest_flood", "newest_flood"),
+                Target::None,
+            ),
+            compare(
+                &g,
+                "drop-oldest: push into a full ring (evicts) vs refused push",
+                Unit::Ns,
+                ("evicting", "refused"),
+                Target::None,
+            ),
+        ]);
+        let m = |k: &str| median(g.counts(k));
+        notes.push(format!(
+            "oldest: share of attempts lost in the floods (medians): drop-newest {:.3}, \
+             drop-oldest {:.3}",
+            m("newest_flood"),
+            m("oldest_flood")
         ));
     }
 

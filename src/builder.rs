@@ -8,6 +8,7 @@ use crate::channel::{self, Extras, Receiver, Sender};
 use crate::classes::Classifier;
 #[cfg(not(eventsig_loom))]
 use crate::eventfd::EventFd;
+use crate::policy::OverflowPolicy;
 use crate::ring::BuildError;
 use crate::signals::Signal;
 
@@ -45,6 +46,7 @@ pub struct Builder {
     capacity: usize,
     wait_spin: bool,
     overrun_counts: bool,
+    policy: OverflowPolicy,
     #[cfg(not(eventsig_loom))]
     eventfd: Option<OwnedFd>,
 }
@@ -65,6 +67,7 @@ impl Builder {
             capacity: Builder::DEFAULT_CAPACITY,
             wait_spin: true,
             overrun_counts: false,
+            policy: OverflowPolicy::DropNewest,
             #[cfg(not(eventsig_loom))]
             eventfd: None,
         }
@@ -116,6 +119,28 @@ impl Builder {
     /// ```
     pub fn overrun_counts(mut self, on: bool) -> Builder {
         self.overrun_counts = on;
+        self
+    }
+
+    /// What a full ring does with a new event: refuse it
+    /// ([`OverflowPolicy::DropNewest`], the default) or accept it and drop
+    /// the oldest unread one ([`OverflowPolicy::DropOldest`], to keep the
+    /// most recent events). The loss is reported exactly either way.
+    ///
+    /// ```
+    /// use eventsig::{Delivery, OverflowPolicy};
+    /// let (mut tx, mut rx) = eventsig::builder()
+    ///     .capacity(1)
+    ///     .overflow_policy(OverflowPolicy::DropOldest)
+    ///     .build::<&str>()?;
+    /// tx.send("old").unwrap();
+    /// tx.send("new").unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(Delivery::Lost { first: 0, count: 1 }));
+    /// assert_eq!(rx.try_recv(), Ok(Delivery::Event("new")));
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn overflow_policy(mut self, policy: OverflowPolicy) -> Builder {
+        self.policy = policy;
         self
     }
 
@@ -230,6 +255,7 @@ impl Builder {
         let extras = Extras {
             classify,
             overrun_counts: self.overrun_counts,
+            policy: self.policy,
         };
         #[cfg(not(eventsig_loom))]
         let bell = match self.eventfd {
@@ -258,7 +284,8 @@ impl fmt::Debug for Builder {
         let mut d = f.debug_struct("Builder");
         d.field("capacity", &self.capacity)
             .field("wait_spin", &self.wait_spin)
-            .field("overrun_counts", &self.overrun_counts);
+            .field("overrun_counts", &self.overrun_counts)
+            .field("overflow_policy", &self.policy);
         #[cfg(not(eventsig_loom))]
         d.field("eventfd", &self.eventfd);
         d.finish()

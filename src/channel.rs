@@ -38,7 +38,8 @@ use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
 use crate::mask::BlockedMask;
 use crate::overrun::{OverrunCounts, SignalCounts};
-use crate::ring::{self, BuildError, Consumer, Delivery, Producer, Snapshot};
+use crate::policy::{self, EventReceiver, EventSender, OverflowPolicy, Snapshot};
+use crate::ring::{BuildError, Delivery};
 use crate::signals::{PendingSignals, Signal, SignalSet};
 use crate::stats::Stats;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Bell, Ordering};
@@ -235,6 +236,8 @@ pub(crate) struct Extras<T> {
     pub(crate) classify: Option<Classifier<T>>,
     /// Keep overrun counts (see `overrun.rs`).
     pub(crate) overrun_counts: bool,
+    /// What a full ring does (see `policy.rs`).
+    pub(crate) policy: OverflowPolicy,
 }
 
 impl<T> Default for Extras<T> {
@@ -242,6 +245,7 @@ impl<T> Default for Extras<T> {
         Extras {
             classify: None,
             overrun_counts: false,
+            policy: OverflowPolicy::DropNewest,
         }
     }
 }
@@ -264,17 +268,31 @@ impl<T> Default for Extras<T> {
 /// # Ok::<(), eventsig::BuildError>(())
 /// ```
 pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-    build(capacity, None, cfg!(not(eventsig_loom)))
+    build(
+        capacity,
+        None,
+        cfg!(not(eventsig_loom)),
+        OverflowPolicy::DropNewest,
+    )
 }
 
-/// Builds a channel: the ring, then the doorbell on `bell` (a new eventfd if
-/// `None`). The options are [`Builder`](crate::Builder)'s.
+/// Builds a channel: the ring `policy` asks for, then the doorbell on `bell`
+/// (a new eventfd if `None`). The options are [`Builder`](crate::Builder)'s.
 pub(crate) fn build<T>(
     capacity: usize,
     bell: Option<Bell>,
     spin: bool,
+    policy: OverflowPolicy,
 ) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-    build_with(capacity, bell, spin, Extras::default())
+    build_with(
+        capacity,
+        bell,
+        spin,
+        Extras {
+            policy,
+            ..Extras::default()
+        },
+    )
 }
 
 /// [`build`] with the typed options.
@@ -284,7 +302,7 @@ pub(crate) fn build_with<T>(
     spin: bool,
     extras: Extras<T>,
 ) -> Result<(Sender<T>, Receiver<T>), BuildError> {
-    let (producer, consumer) = ring::ring(capacity)?;
+    let (producer, consumer) = policy::ring(capacity, extras.policy)?;
     let bell = match bell {
         Some(bell) => bell,
         None => Bell::new()?,
@@ -335,7 +353,7 @@ pub(crate) fn build_with<T>(
 /// sync::<eventsig::Sender<u32>>();
 /// ```
 pub struct Sender<T> {
-    ring: Producer<T>,
+    ring: EventSender<T>,
     shared: Arc<Shared>,
     /// The classifier of a classified channel; runs on refused events only.
     classify: Option<Classifier<T>>,
@@ -354,6 +372,9 @@ impl<T> Sender<T> {
     /// classifier runs on the refused value, here, and the class it names is
     /// raised and listed by [`Overflow::classes`]. [`SendError::Closed`] once
     /// the receiver is gone.
+    /// With [`OverflowPolicy::DropOldest`] a full ring accepts the value and
+    /// drops its oldest unread event instead (counted and reported the same
+    /// way, but not classified): `send` then never returns `Full`.
     ///
     /// ```
     /// let (mut tx, _rx) = eventsig::channel(1)?;
@@ -418,7 +439,8 @@ impl<T> Sender<T> {
     }
 
     /// Free slots in the ring now: `> 0` means the next `send` is accepted
-    /// (only this sender fills the ring).
+    /// (only this sender fills the ring) and, with
+    /// [`OverflowPolicy::DropOldest`], that it evicts nothing.
     ///
     /// ```
     /// let (mut tx, _rx) = eventsig::channel(2)?;
@@ -492,6 +514,19 @@ impl<T> Sender<T> {
     /// ```
     pub fn capacity(&self) -> usize {
         self.ring.capacity()
+    }
+
+    /// What the ring does when it is full (set with
+    /// [`Builder::overflow_policy`](crate::Builder::overflow_policy)).
+    ///
+    /// ```
+    /// use eventsig::OverflowPolicy;
+    /// let (tx, _rx) = eventsig::channel::<()>(5)?;
+    /// assert_eq!(tx.overflow_policy(), OverflowPolicy::DropNewest);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn overflow_policy(&self) -> OverflowPolicy {
+        self.ring.policy()
     }
 
     /// Whether the receiver is gone.
@@ -764,7 +799,7 @@ impl Overflow {
 /// sync::<eventsig::Receiver<u32>>();
 /// ```
 pub struct Receiver<T> {
-    ring: Consumer<T>,
+    ring: EventReceiver<T>,
     shared: Arc<Shared>,
     // The park state is in `Cell`s because handing out the fd (`as_fd`,
     // through `&self`) parks the receiver; `Receiver` is not `Sync`.
@@ -1238,6 +1273,21 @@ impl<T> Receiver<T> {
     /// ```
     pub fn capacity(&self) -> usize {
         self.ring.capacity()
+    }
+
+    /// What the ring does when it is full (set with
+    /// [`Builder::overflow_policy`](crate::Builder::overflow_policy)).
+    ///
+    /// ```
+    /// use eventsig::OverflowPolicy;
+    /// let (_tx, rx) = eventsig::builder()
+    ///     .overflow_policy(OverflowPolicy::DropOldest)
+    ///     .build::<()>()?;
+    /// assert_eq!(rx.overflow_policy(), OverflowPolicy::DropOldest);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub fn overflow_policy(&self) -> OverflowPolicy {
+        self.ring.policy()
     }
 
     /// The channel's counters.

@@ -84,7 +84,11 @@
 //! Each layer is usable on its own: [`signals`] (an atomic pending word),
 //! [`ring`] (the SPSC ring with its gap markers), [`eventfd`] (a safe eventfd
 //! owner), and the [`channel()`] that composes them and owns the wake-up
-//! protocol and closing. With the feature `tokio`, `tokio::AsyncReceiver`
+//! protocol and closing. [`overwrite`] is the ring of the drop-oldest policy
+//! ([`OverflowPolicy::DropOldest`], set with [`Builder::overflow_policy`]): a
+//! full ring drops its oldest unread event instead of the new one, so the
+//! consumer finds the most recent events, and the loss is reported the same
+//! way. With the feature `tokio`, `tokio::AsyncReceiver`
 //! waits for a receiver on tokio's reactor instead of blocking a thread.
 //!
 //! # Rules
@@ -117,6 +121,8 @@ pub mod eventfd;
 pub mod hub;
 mod mask;
 mod overrun;
+pub mod overwrite;
+mod policy;
 pub mod ring;
 pub mod signals;
 mod stats;
@@ -131,6 +137,7 @@ pub use error::{RaiseError, SendError, TryRecvError};
 pub use eventfd::{AdoptError, EventFd};
 pub use hub::hub;
 pub use overrun::SignalCounts;
+pub use policy::OverflowPolicy;
 pub use ring::{BuildError, Delivery};
 #[cfg(not(eventsig_loom))]
 pub use ring::{Events, Run};

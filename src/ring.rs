@@ -1052,6 +1052,25 @@ pub struct Events<'a, T> {
 }
 
 #[cfg(not(eventsig_loom))]
+impl<T> Events<'_, T> {
+    /// Events read in place at `ptr..ptr + len`, for another ring's runs.
+    ///
+    /// # Safety
+    ///
+    /// `ptr..ptr + len` are initialised values in one allocation that the
+    /// caller hands over: nobody else reads, writes or drops them while the
+    /// result lives (its lifetime must borrow what guarantees that), and
+    /// nobody but it drops them.
+    pub(crate) unsafe fn from_raw(ptr: *mut T, len: usize) -> Self {
+        Events {
+            ptr,
+            len,
+            _slots: PhantomData,
+        }
+    }
+}
+
+#[cfg(not(eventsig_loom))]
 impl<T> std::ops::Deref for Events<'_, T> {
     type Target = [T];
 

@@ -17,6 +17,11 @@
 //!   the producer never overfills the ring (eventsig: `free_slots` credits or
 //!   `send_iter`; the others retry a full push), so nothing is dropped and no
 //!   syscall is made.
+//! - `oldest_*`: the drop-oldest policy against the default (drop-newest)
+//!   on the same workload: lossless single items as `spsc_*`; an
+//!   overflowing flood (the producer never waits, the consumer drains until
+//!   every attempt is accounted for); and pushes into a full ring with no
+//!   consumer (refused vs evicting).
 //! - `ping_pong_*`: `n` round trips between two threads that block between
 //!   messages.
 //! - `flood_*`: `n` events into a consumer that sleeps in epoll whenever it
@@ -621,6 +626,113 @@ pub fn spsc_std_sync_channel(n: u64) -> Duration {
         },
     )
     .0
+}
+
+// ------------------------------------------------------------ drop-oldest
+
+/// A channel of [`CAPACITY`] with the given overflow policy.
+fn channel_with(policy: eventsig::OverflowPolicy) -> (Sender<u64>, Receiver<u64>) {
+    eventsig::builder()
+        .capacity(CAPACITY)
+        .overflow_policy(policy)
+        .build()
+        .expect("channel")
+}
+
+/// `spsc_eventsig_single` on a channel with `policy`: `send` with credits
+/// (so nothing is dropped) / `try_recv`.
+pub fn oldest_single(n: u64, policy: eventsig::OverflowPolicy) -> EventsigRun {
+    let (tx, mut rx) = channel_with(policy);
+    two_threads(
+        move || {
+            let mut tx = tx;
+            eventsig_produce(&mut tx, n);
+        },
+        move || {
+            let (mut got, mut sum) = (0, 0u64);
+            let mut stall = Stall::new("eventsig try_recv consumer");
+            while got < n {
+                match rx.try_recv() {
+                    Ok(Delivery::Event(v)) => {
+                        sum = sum.wrapping_add(v);
+                        got += 1;
+                    }
+                    Err(TryRecvError::Empty) => stall.idle(got),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            check_sum(sum, n);
+            rx.stats()
+        },
+    )
+}
+
+/// An overflowing flood on a channel with `policy`: the producer sends
+/// `0..n` as fast as it can (drops allowed), the consumer drains (by runs)
+/// until every attempt is delivered or reported lost. Returns the
+/// consumer's time and the channel's counters.
+pub fn oldest_flood(n: u64, policy: eventsig::OverflowPolicy) -> EventsigRun {
+    let (tx, mut rx) = channel_with(policy);
+    two_threads(
+        move || {
+            let mut tx = tx;
+            for i in 0..n {
+                let _ = black_box(tx.send(i));
+            }
+        },
+        move || {
+            let mut accounted = 0;
+            let mut stall = Stall::new("eventsig flood consumer");
+            while accounted < n {
+                let before = accounted;
+                let mut drain = rx.drain();
+                while let Some(run) = drain.next_run() {
+                    match run {
+                        eventsig::Run::Events(events) => {
+                            black_box(&*events);
+                            accounted += events.len() as u64;
+                        }
+                        eventsig::Run::Lost { count, .. } => accounted += count,
+                    }
+                }
+                drop(drain);
+                if accounted == before {
+                    stall.idle(accounted);
+                }
+            }
+            let s = rx.stats();
+            assert_eq!(s.delivered + s.dropped, n, "S6");
+            s
+        },
+    )
+}
+
+/// `n` pushes into a full default ring with no consumer: each is refused
+/// and counted.
+pub fn oldest_full_push_refused(n: u64) -> Duration {
+    let (mut tx, _rx) = eventsig::ring::ring::<u64>(CAPACITY).expect("ring");
+    for i in 0..CAPACITY as u64 {
+        tx.push(i).expect("room");
+    }
+    let t = Instant::now();
+    for i in 0..n {
+        let _ = black_box(tx.push(black_box(i)));
+    }
+    t.elapsed()
+}
+
+/// `n` pushes into a full drop-oldest ring with no consumer: each evicts
+/// the oldest event (a compare-and-swap) and hands it back.
+pub fn oldest_full_push_evicting(n: u64) -> Duration {
+    let (mut tx, _rx) = eventsig::overwrite::ring::<u64>(CAPACITY).expect("ring");
+    for i in 0..CAPACITY as u64 {
+        tx.push(i);
+    }
+    let t = Instant::now();
+    for i in 0..n {
+        black_box(tx.push(black_box(i)));
+    }
+    t.elapsed()
 }
 
 // ------------------------------------------------------------ raw eventfd
