@@ -170,13 +170,39 @@ pub struct HubBuilder {
 
 impl HubBuilder {
     /// Each ring's capacity unless [`capacity`](HubBuilder::capacity) is set.
+    ///
+    /// ```
+    /// use eventsig::hub::HubBuilder;
+    /// let (hub, _rx) = eventsig::hub::builder().build::<u8>()?;
+    /// assert_eq!(hub.capacity(), HubBuilder::DEFAULT_CAPACITY);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
     pub const DEFAULT_CAPACITY: usize = 1024;
     /// Senders at once unless [`max_senders`](HubBuilder::max_senders) is set.
+    ///
+    /// ```
+    /// use eventsig::hub::HubBuilder;
+    /// let (hub, _rx) = eventsig::hub::builder().build::<u8>()?;
+    /// assert_eq!(hub.max_senders(), HubBuilder::DEFAULT_MAX_SENDERS);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
     pub const DEFAULT_MAX_SENDERS: usize = 64;
     /// The largest [`max_senders`](HubBuilder::max_senders) accepted.
+    ///
+    /// ```
+    /// use eventsig::hub::HubBuilder;
+    /// let too_many = eventsig::hub::builder().max_senders(HubBuilder::MAX_SENDERS + 1);
+    /// assert!(too_many.build::<u8>().is_err());
+    /// ```
     pub const MAX_SENDERS: usize = 4096;
     /// Deliveries per ring per pass unless
     /// [`drain_budget`](HubBuilder::drain_budget) is set.
+    ///
+    /// ```
+    /// use eventsig::hub::HubBuilder;
+    /// let b = eventsig::hub::builder().drain_budget(HubBuilder::DEFAULT_DRAIN_BUDGET);
+    /// assert!(b.build::<u8>().is_ok());
+    /// ```
     pub const DEFAULT_DRAIN_BUDGET: usize = 128;
 
     /// The defaults; the same as [`builder()`].

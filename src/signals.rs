@@ -27,6 +27,12 @@ pub struct Signal(u8);
 
 impl Signal {
     /// The number of distinct signals a channel carries.
+    ///
+    /// ```
+    /// use eventsig::Signal;
+    /// assert!(Signal::new(Signal::COUNT - 1).is_ok());
+    /// assert!(Signal::new(Signal::COUNT).is_err());
+    /// ```
     pub const COUNT: u32 = 64;
 
     /// The signal numbered `n`.
@@ -88,6 +94,10 @@ pub struct InvalidSignal(u32);
 
 impl InvalidSignal {
     /// The rejected number.
+    ///
+    /// ```
+    /// assert_eq!(eventsig::Signal::new(70).unwrap_err().number(), 70);
+    /// ```
     pub const fn number(self) -> u32 {
         self.0
     }
@@ -120,8 +130,20 @@ pub struct SignalSet(u64);
 
 impl SignalSet {
     /// The empty set.
+    ///
+    /// ```
+    /// use eventsig::SignalSet;
+    /// assert!(SignalSet::EMPTY.is_empty());
+    /// assert_eq!(SignalSet::EMPTY, SignalSet::default());
+    /// ```
     pub const EMPTY: SignalSet = SignalSet(0);
     /// All 64 signals.
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// assert_eq!(SignalSet::ALL.len(), 64);
+    /// assert!(SignalSet::ALL.contains(Signal::new(63).unwrap()));
+    /// ```
     pub const ALL: SignalSet = SignalSet(u64::MAX);
 
     /// The set whose members are the one bits of `bits` (bit `n` is signal `n`).
@@ -315,6 +337,13 @@ impl fmt::Debug for SignalSet {
 }
 
 /// The iterator of [`SignalSet::iter`]: members in increasing order.
+///
+/// ```
+/// use eventsig::{Signal, SignalSet};
+/// let set: SignalSet = [9, 2].into_iter().map(|n| Signal::new(n).unwrap()).collect();
+/// let numbers: Vec<u32> = set.iter().map(Signal::number).collect();
+/// assert_eq!(numbers, [2, 9]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct SignalIter(u64);
 
@@ -361,6 +390,11 @@ pub struct PendingSignals {
 
 impl PendingSignals {
     /// An empty pending set.
+    ///
+    /// ```
+    /// let p = eventsig::signals::PendingSignals::new();
+    /// assert!(p.peek().is_empty());
+    /// ```
     pub fn new() -> PendingSignals {
         PendingSignals {
             word: AtomicU64::new(0),
@@ -370,6 +404,14 @@ impl PendingSignals {
     /// Makes `signal` pending; returns whether it was not pending before.
     ///
     /// One `fetch_or`: lock-free, allocation-free, async-signal-safe.
+    ///
+    /// ```
+    /// # use eventsig::{signals::PendingSignals, Signal};
+    /// let p = PendingSignals::new();
+    /// let s = Signal::new(4).unwrap();
+    /// assert!(p.raise(s));   // made it pending
+    /// assert!(!p.raise(s));  // merged with the pending raise
+    /// ```
     pub fn raise(&self, signal: Signal) -> bool {
         // Release: pairs with the Acquire swap in `take`, so what the raiser
         // wrote before raising is visible to the taker that sees the bit.
@@ -377,6 +419,14 @@ impl PendingSignals {
     }
 
     /// Takes the whole pending set, leaving it empty.
+    ///
+    /// ```
+    /// # use eventsig::{signals::PendingSignals, Signal};
+    /// let p = PendingSignals::new();
+    /// p.raise(Signal::new(1).unwrap());
+    /// assert_eq!(p.take().len(), 1);
+    /// assert!(p.take().is_empty());
+    /// ```
     pub fn take(&self) -> SignalSet {
         // Acquire: pairs with the Release fetch_or in `raise`.
         SignalSet(self.word.swap(0, Ordering::Acquire))
@@ -396,6 +446,14 @@ impl PendingSignals {
 
     /// The pending set, without taking it (a racy snapshot: a raise may land
     /// right after).
+    ///
+    /// ```
+    /// # use eventsig::{signals::PendingSignals, Signal};
+    /// let p = PendingSignals::new();
+    /// p.raise(Signal::new(1).unwrap());
+    /// assert_eq!(p.peek().len(), 1);
+    /// assert_eq!(p.take().len(), 1); // peek took nothing
+    /// ```
     pub fn peek(&self) -> SignalSet {
         // Acquire: pairs with the Release fetch_or in `raise`, like `take`.
         SignalSet(self.word.load(Ordering::Acquire))
