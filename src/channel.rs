@@ -23,7 +23,6 @@
 //! comes straight back for a drain that finds the channel empty, and parks
 //! there. Under a flood the receiver so never parks and producers never write.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 #[cfg(not(eventsig_loom))]
@@ -38,6 +37,7 @@ use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
 use crate::mask::BlockedMask;
 use crate::overrun::{OverrunCounts, SignalCounts};
+use crate::parking::Parking;
 use crate::policy::{self, EventReceiver, EventSender, OverflowPolicy, Snapshot};
 use crate::ring::{BuildError, Delivery};
 use crate::signals::{PendingSignals, Signal, SignalSet};
@@ -332,16 +332,11 @@ pub(crate) fn build_with<T>(
     let receiver = Receiver {
         ring: consumer,
         shared,
-        armed: Cell::new(false),
-        exposed: Cell::new(false),
-        unread: Cell::new(0),
-        closed_rung: Cell::new(false),
-        self_rings: Cell::new(0),
+        parking: Parking::new(),
         signals_taken: 0,
         blocked: SignalSet::EMPTY,
         acked_drops: 0,
         spin,
-        parks: Cell::new(0),
     };
     Ok((sender, receiver))
 }
@@ -801,22 +796,8 @@ impl Overflow {
 pub struct Receiver<T> {
     ring: EventReceiver<T>,
     shared: Arc<Shared>,
-    // The park state is in `Cell`s because handing out the fd (`as_fd`,
-    // through `&self`) parks the receiver; `Receiver` is not `Sync`.
-    /// The park flag may be set, or the eventfd may hold a write meant for
-    /// us: unpark (and clear the eventfd) before the next delivery.
-    armed: Cell<bool>,
-    /// The fd was handed out: park where an epoll caller goes to sleep.
-    exposed: Cell<bool>,
-    /// eventfd writes made for us (or claimed, and so on their way) that no
-    /// read has consumed yet: the next park or wake reads the fd while this
-    /// is not zero, so a level-triggered epoll caller is never left with a
-    /// stale readable fd (which would wake it over and over).
-    unread: Cell<u64>,
-    /// The close was rung on the fd, which stays readable from then on.
-    closed_rung: Cell<bool>,
-    /// Writes the receiver made to its own fd.
-    self_rings: Cell<u64>,
+    /// The receiver's side of the wake-up protocol (see `parking.rs`).
+    parking: Parking,
     /// Pending bits the takes cleared so far (each set by one raise).
     signals_taken: u64,
     /// The blocked signals; published for raisers in `Shared::blocked`.
@@ -824,7 +805,6 @@ pub struct Receiver<T> {
     acked_drops: u64,
     /// Spin briefly in `wait` before parking.
     spin: bool,
-    parks: Cell<u64>,
 }
 
 impl<T> Receiver<T> {
@@ -979,7 +959,7 @@ impl<T> Receiver<T> {
         }
         self.blocked = self.blocked - set;
         self.shared.blocked.store(self.blocked);
-        if self.armed.get() {
+        if self.parking.armed() {
             // Parked for an epoll caller, which may go back to sleep on the
             // fd without parking again: park again now, so that the re-check
             // (after the park's barrier) sees a signal raised while blocked,
@@ -987,7 +967,7 @@ impl<T> Receiver<T> {
             // mask or our re-check sees it (see `mask.rs`).
             self.wake();
             self.arm();
-        } else if self.exposed.get() && !(self.shared.signals.peek() & unblocked).is_empty() {
+        } else if self.parking.exposed() && !(self.shared.signals.peek() & unblocked).is_empty() {
             // Awake with the fd handed out: make it readable for the signals
             // now visible. (A receiver that may sleep parks first, which
             // covers the raises racing with the store.)
@@ -1043,7 +1023,7 @@ impl<T> Receiver<T> {
             // Every send happens before the close we just saw: look again.
             return self.ring.pop().ok_or(TryRecvError::Closed);
         }
-        if self.exposed.get() {
+        if self.parking.exposed() {
             self.arm();
         }
         Err(TryRecvError::Empty)
@@ -1063,7 +1043,7 @@ impl<T> Receiver<T> {
         if self.shared.closed() {
             return self.ring.pop().ok_or(TryRecvError::Closed);
         }
-        if self.exposed.get() {
+        if self.parking.exposed() {
             self.arm_with(|rx| rx.ring.has_pending() || rx.shared.closed());
         }
         Err(TryRecvError::Empty)
@@ -1209,7 +1189,7 @@ impl<T> Receiver<T> {
     /// `wait` found nothing: an epoll caller may go to sleep on the fd now,
     /// so park for it as an empty `try_recv` would. Returns `false`.
     fn timed_out(&self) -> bool {
-        if self.exposed.get() {
+        if self.parking.exposed() {
             self.arm();
         }
         false
@@ -1307,8 +1287,8 @@ impl<T> Receiver<T> {
             dropped: self.ring.dropped(),
             delivered: self.ring.taken(),
             doorbell_writes: self.shared.doorbell.writes(),
-            self_rings: self.self_rings.get(),
-            parks: self.parks.get(),
+            self_rings: self.parking.self_rings(),
+            parks: self.parking.parks(),
         }
     }
 
@@ -1321,12 +1301,7 @@ impl<T> Receiver<T> {
     }
 
     fn park(&self) {
-        // Earlier writes must not wake us: the fd is to become readable only
-        // for what is published after the park.
-        self.settle();
-        self.parks.set(self.parks.get() + 1);
-        self.armed.set(true);
-        self.shared.doorbell.park();
+        self.parking.park(&self.shared.doorbell);
     }
 
     /// Parks for an epoll caller about to sleep on the fd; if something
@@ -1337,65 +1312,30 @@ impl<T> Receiver<T> {
 
     /// `arm` with the re-check `pending`.
     fn arm_with(&self, pending: impl Fn(&Self) -> bool) {
-        self.park();
-        if !pending(self) {
-            return;
-        }
-        // After the close, ring once: the fd is never cleared again.
-        if self.shared.closed() && self.closed_rung.replace(true) {
-            return;
-        }
-        self.shared.doorbell.ring_self();
+        self.parking.arm(
+            &self.shared.doorbell,
+            || pending(self),
+            || self.shared.closed(),
+        );
     }
 
-    /// The end of a drain that yielded something, fd handed out: the caller
-    /// is busy and will drain again; make sure it does, even if it sleeps in
-    /// epoll first (level- or edge-triggered), without parking.
+    /// See [`Parking::keep_readable`].
     fn keep_readable(&self) {
-        self.shared.doorbell.notify_self();
-        self.unread.set(self.unread.get() + 1);
-        self.self_rings.set(self.self_rings.get() + 1);
+        self.parking.keep_readable(&self.shared.doorbell);
     }
 
     /// Marks the fd as handed out; the first time, parks right away, so an
     /// epoll caller that sleeps straight after registering is woken.
     fn expose(&self) {
-        if !self.exposed.replace(true) {
+        if self.parking.expose() {
             self.arm();
         }
     }
 
-    /// Leaves the parked state: withdraws the flag and, if an eventfd write
-    /// was made for us, clears it before any delivery, so that the fd is
-    /// readable only for what comes later. After the close the fd stays
-    /// readable.
+    /// See [`Parking::wake`].
     #[inline]
     fn wake(&self) {
-        if self.armed.get() {
-            self.unpark_and_settle();
-        }
-    }
-
-    #[cold]
-    fn unpark_and_settle(&self) {
-        self.armed.set(false);
-        if self.shared.doorbell.unpark() {
-            // One write per claim, made (`ring_self`) or on its way.
-            self.unread.set(self.unread.get() + 1);
-        }
-        self.settle();
-    }
-
-    /// Reads the eventfd if writes made for us are unread. A claimed write
-    /// may land just after the read: it stays counted in `unread`, and the
-    /// next park or wake reads it. After the close the fd stays readable, and
-    /// is never read again.
-    fn settle(&self) {
-        if self.unread.get() == 0 || self.closed_rung.get() {
-            return;
-        }
-        let count = self.shared.doorbell.clear();
-        self.unread.set(self.unread.get().saturating_sub(count));
+        self.parking.wake(&self.shared.doorbell);
     }
 }
 
@@ -1544,7 +1484,7 @@ impl<T> Iterator for Drain<'_, T> {
 impl<T> Drop for Drain<'_, T> {
     fn drop(&mut self) {
         self.rx.ring.publish();
-        if self.rx.exposed.get() {
+        if self.rx.parking.exposed() {
             if self.yielded {
                 self.rx.keep_readable();
             } else {

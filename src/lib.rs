@@ -122,6 +122,7 @@ pub mod hub;
 mod mask;
 mod overrun;
 pub mod overwrite;
+mod parking;
 mod policy;
 pub mod ring;
 pub mod signals;

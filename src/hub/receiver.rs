@@ -2,7 +2,6 @@
 //! the park rules of the channel's receiver (see `channel.rs`), with one
 //! park flag for all rings.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 #[cfg(not(eventsig_loom))]
@@ -13,6 +12,7 @@ use super::ready::{ones, Bits, COMMIT_PASSES};
 use super::{HubDelivery, HubState, SenderId};
 use crate::channel::{Overflow, Shared};
 use crate::error::TryRecvError;
+use crate::parking::Parking;
 use crate::ring::{Consumer, Snapshot};
 use crate::signals::SignalSet;
 use crate::stats::Stats;
@@ -97,14 +97,8 @@ pub struct HubReceiver<T> {
     retired: Retired,
     signals_taken: u64,
     spin: bool,
-    // The park state, as in the channel's receiver (`Cell`s: handing out
-    // the fd parks, through `&self`).
-    armed: Cell<bool>,
-    exposed: Cell<bool>,
-    unread: Cell<u64>,
-    closed_rung: Cell<bool>,
-    self_rings: Cell<u64>,
-    parks: Cell<u64>,
+    /// The receiver's side of the wake-up protocol (see `parking.rs`).
+    parking: Parking,
 }
 
 impl<T> HubReceiver<T> {
@@ -136,12 +130,7 @@ impl<T> HubReceiver<T> {
             retired: Retired::default(),
             signals_taken: 0,
             spin,
-            armed: Cell::new(false),
-            exposed: Cell::new(false),
-            unread: Cell::new(0),
-            closed_rung: Cell::new(false),
-            self_rings: Cell::new(0),
-            parks: Cell::new(0),
+            parking: Parking::new(),
         }
     }
 
@@ -247,7 +236,7 @@ impl<T> HubReceiver<T> {
         if closed && self.all_free() {
             return Err(TryRecvError::Closed);
         }
-        if self.exposed.get() && !self.arm() {
+        if self.parking.exposed() && !self.arm() {
             self.commit_suspects();
         }
         Err(TryRecvError::Empty)
@@ -485,8 +474,8 @@ impl<T> HubReceiver<T> {
             dropped: self.retired.dropped,
             delivered: self.retired.delivered,
             doorbell_writes: self.core.doorbell.writes(),
-            self_rings: self.self_rings.get(),
-            parks: self.parks.get(),
+            self_rings: self.parking.self_rings(),
+            parks: self.parking.parks(),
         };
         for ring in self.locals.iter().filter_map(|l| l.ring.as_ref()) {
             s.sent += ring.attempts();
@@ -735,17 +724,14 @@ impl<T> HubReceiver<T> {
     }
 
     fn timed_out(&mut self) -> bool {
-        if self.exposed.get() && !self.arm() {
+        if self.parking.exposed() && !self.arm() {
             self.commit_suspects();
         }
         false
     }
 
     fn park(&self) {
-        self.settle();
-        self.parks.set(self.parks.get() + 1);
-        self.armed.set(true);
-        self.core.doorbell.park();
+        self.parking.park(&self.core.doorbell);
     }
 
     /// Parks for an epoll caller about to sleep on the fd; if something is
@@ -753,54 +739,23 @@ impl<T> HubReceiver<T> {
     /// whether something was pending (if not, the caller may commit the
     /// suspects).
     fn arm(&self) -> bool {
-        self.park();
-        if !self.ready() {
-            return false;
-        }
-        // After the close, ring once: the fd is never cleared again.
-        if self.core.closed() && self.closed_rung.replace(true) {
-            return true;
-        }
-        self.core.doorbell.ring_self();
-        true
+        self.parking
+            .arm(&self.core.doorbell, || self.ready(), || self.core.closed())
     }
 
     fn keep_readable(&self) {
-        self.core.doorbell.notify_self();
-        self.unread.set(self.unread.get() + 1);
-        self.self_rings.set(self.self_rings.get() + 1);
+        self.parking.keep_readable(&self.core.doorbell);
     }
 
     fn expose(&self) {
-        if !self.exposed.replace(true) {
+        if self.parking.expose() {
             self.arm();
         }
     }
 
     #[inline]
     fn wake(&self) {
-        if self.armed.get() {
-            self.unpark_and_settle();
-        }
-    }
-
-    #[cold]
-    fn unpark_and_settle(&self) {
-        self.armed.set(false);
-        if self.core.doorbell.unpark() {
-            self.unread.set(self.unread.get() + 1);
-        }
-        self.settle();
-    }
-
-    /// As the channel's: reads the eventfd while writes made for us are
-    /// unread, never after the close was rung.
-    fn settle(&self) {
-        if self.unread.get() == 0 || self.closed_rung.get() {
-            return;
-        }
-        let count = self.core.doorbell.clear();
-        self.unread.set(self.unread.get().saturating_sub(count));
+        self.parking.wake(&self.core.doorbell);
     }
 }
 
@@ -877,10 +832,6 @@ impl<T> fmt::Debug for HubReceiver<T> {
             .field("active", &self.active.iter().collect::<Vec<_>>())
             .field("pending_signals", &self.pending_signals())
             .field("closed", &self.is_closed())
-            .field("DBG suspects", &self.suspects.iter().collect::<Vec<_>>())
-            .field("DBG armed", &self.armed.get())
-            .field("DBG unread", &self.unread.get())
-            .field("DBG ready", &self.ready())
             .finish_non_exhaustive()
     }
 }
@@ -905,7 +856,7 @@ impl<T> Iterator for HubDrain<'_, T> {
 impl<T> Drop for HubDrain<'_, T> {
     fn drop(&mut self) {
         self.rx.end_turn_early();
-        if self.rx.exposed.get() {
+        if self.rx.parking.exposed() {
             if self.yielded {
                 self.rx.keep_readable();
             } else if !self.rx.arm() {

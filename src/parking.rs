@@ -1,0 +1,153 @@
+//! The receiver's side of the wake-up protocol, shared by the channel's
+//! [`Receiver`](crate::Receiver) and the hub's receiver: when it parks, when
+//! it arms for an epoll caller, when it keeps its fd readable, and which
+//! eventfd writes it still has to read. The producer's side, and the
+//! argument that no wake-up is lost, are in `doorbell.rs`.
+//!
+//! The state is in `Cell`s because handing out the fd (`as_fd`, through
+//! `&self`) parks the receiver; the receivers are not `Sync`.
+
+use std::cell::Cell;
+
+use crate::doorbell::Doorbell;
+
+pub(crate) struct Parking {
+    /// The park flag may be set, or the eventfd may hold a write meant for
+    /// us: unpark (and clear the eventfd) before the next delivery.
+    armed: Cell<bool>,
+    /// The fd was handed out: park where an epoll caller goes to sleep.
+    exposed: Cell<bool>,
+    /// eventfd writes made for us (or claimed, and so on their way) that no
+    /// read has consumed yet: the next park or wake reads the fd while this
+    /// is not zero, so a level-triggered epoll caller is never left with a
+    /// stale readable fd (which would wake it over and over).
+    unread: Cell<u64>,
+    /// The close was rung on the fd, which stays readable from then on.
+    closed_rung: Cell<bool>,
+    /// Writes the receiver made to its own fd (`Stats::self_rings`).
+    self_rings: Cell<u64>,
+    /// Times the receiver parked (`Stats::parks`).
+    parks: Cell<u64>,
+}
+
+impl Parking {
+    pub(crate) fn new() -> Parking {
+        Parking {
+            armed: Cell::new(false),
+            exposed: Cell::new(false),
+            unread: Cell::new(0),
+            closed_rung: Cell::new(false),
+            self_rings: Cell::new(0),
+            parks: Cell::new(0),
+        }
+    }
+
+    /// Whether the park flag may be set (see `armed`).
+    pub(crate) fn armed(&self) -> bool {
+        self.armed.get()
+    }
+
+    /// Whether the fd was handed out.
+    pub(crate) fn exposed(&self) -> bool {
+        self.exposed.get()
+    }
+
+    pub(crate) fn parks(&self) -> u64 {
+        self.parks.get()
+    }
+
+    pub(crate) fn self_rings(&self) -> u64 {
+        self.self_rings.get()
+    }
+
+    /// Announces that the receiver may sleep. The caller must re-check every
+    /// source afterwards and sleep only if all are empty.
+    pub(crate) fn park(&self, bell: &Doorbell) {
+        // Earlier writes must not wake us: the fd is to become readable only
+        // for what is published after the park.
+        self.settle(bell);
+        self.parks.set(self.parks.get() + 1);
+        self.armed.set(true);
+        bell.park();
+    }
+
+    /// Parks for an epoll caller about to sleep on the fd; if `pending()`
+    /// (checked after the park's barrier) finds something, makes the fd
+    /// readable so it comes back. Returns what `pending()` said.
+    pub(crate) fn arm(
+        &self,
+        bell: &Doorbell,
+        pending: impl FnOnce() -> bool,
+        closed: impl FnOnce() -> bool,
+    ) -> bool {
+        self.park(bell);
+        if !pending() {
+            return false;
+        }
+        // After the close, ring once: the fd is never cleared again.
+        if closed() && self.closed_rung.replace(true) {
+            return true;
+        }
+        bell.ring_self();
+        true
+    }
+
+    /// The end of a drain that yielded something, fd handed out: the caller
+    /// is busy and will drain again; make sure it does, even if it sleeps in
+    /// epoll first (level- or edge-triggered), without parking.
+    pub(crate) fn keep_readable(&self, bell: &Doorbell) {
+        bell.notify_self();
+        self.unread.set(self.unread.get() + 1);
+        self.self_rings.set(self.self_rings.get() + 1);
+    }
+
+    /// Marks the fd as handed out; returns `true` the first time, when the
+    /// caller must arm at once (an epoll caller may sleep straight after
+    /// registering).
+    pub(crate) fn expose(&self) -> bool {
+        !self.exposed.replace(true)
+    }
+
+    /// Leaves the parked state: withdraws the flag and, if an eventfd write
+    /// was made for us, clears it before any delivery, so that the fd is
+    /// readable only for what comes later. After the close the fd stays
+    /// readable.
+    #[inline]
+    pub(crate) fn wake(&self, bell: &Doorbell) {
+        if self.armed.get() {
+            self.unpark_and_settle(bell);
+        }
+    }
+
+    #[cold]
+    fn unpark_and_settle(&self, bell: &Doorbell) {
+        self.armed.set(false);
+        if bell.unpark() {
+            // One write per claim, made (`ring_self`) or on its way.
+            self.unread.set(self.unread.get() + 1);
+        }
+        self.settle(bell);
+    }
+
+    /// Reads the eventfd if writes made for us are unread. A claimed write
+    /// may land just after the read: it stays counted in `unread`, and the
+    /// next park or wake reads it. After the close the fd stays readable, and
+    /// is never read again.
+    fn settle(&self, bell: &Doorbell) {
+        if self.unread.get() == 0 || self.closed_rung.get() {
+            return;
+        }
+        let count = bell.clear();
+        self.unread.set(self.unread.get().saturating_sub(count));
+    }
+}
+
+impl std::fmt::Debug for Parking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parking")
+            .field("armed", &self.armed.get())
+            .field("exposed", &self.exposed.get())
+            .field("unread", &self.unread.get())
+            .finish_non_exhaustive()
+    }
+}
