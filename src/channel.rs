@@ -1032,6 +1032,7 @@ impl<T> Drain<'_, T> {
 impl<T> Iterator for Drain<'_, T> {
     type Item = Delivery<T>;
 
+    #[inline]
     fn next(&mut self) -> Option<Delivery<T>> {
         let d = self.rx.ring.next_within(&self.snap);
         self.yielded |= d.is_some();
