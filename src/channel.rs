@@ -190,6 +190,8 @@ impl<T> Sender<T> {
     /// were sent; it stops at the first item that does not fit, leaving it
     /// and the rest in the iterator: no drop is counted, and the items not
     /// taken get no sequence number. For back-pressure users and batches.
+    /// With [`OverflowPolicy::DropOldest`] it evicts nothing either: it
+    /// fills free slots only.
     ///
     /// Returns 0 without taking anything once the receiver is gone.
     ///
