@@ -409,6 +409,8 @@ impl<T> Sender<T> {
     /// were sent; it stops at the first item that does not fit, leaving it
     /// and the rest in the iterator: no drop is counted, and the items not
     /// taken get no sequence number. For back-pressure users and batches.
+    /// With [`OverflowPolicy::DropOldest`] it evicts nothing either: it
+    /// fills free slots only.
     ///
     /// Returns 0 without taking anything once the receiver is gone.
     ///
@@ -1474,6 +1476,7 @@ impl<T> Drain<'_, T> {
 impl<T> Iterator for Drain<'_, T> {
     type Item = Delivery<T>;
 
+    #[inline]
     fn next(&mut self) -> Option<Delivery<T>> {
         let d = self.rx.ring.next_within(&self.snap);
         self.yielded |= d.is_some();

@@ -27,7 +27,9 @@ pub struct Stats {
     pub raised: u64,
     /// Send attempts (accepted and dropped; not those refused as `Closed`).
     pub sent: u64,
-    /// Send attempts dropped because the ring was full.
+    /// Send attempts dropped because the ring was full (with
+    /// [`OverflowPolicy::DropOldest`](crate::OverflowPolicy::DropOldest):
+    /// unread events evicted by later sends).
     pub dropped: u64,
     /// Events the receiver has taken.
     pub delivered: u64,
