@@ -575,6 +575,7 @@ impl<T> HubReceiver<T> {
                     local.ring = Some(ring);
                     local.generation = generation;
                     local.acked_drops = 0;
+                    local.empty_turns = 0;
                 }
                 None => return,
             }
