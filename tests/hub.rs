@@ -585,7 +585,9 @@ fn s06_conservation_per_sender_with_real_threads() {
 /// stay small: a drain that served the flooding ring until it ran dry, or a
 /// pass that skipped the quiet ring, fails this. (The note is taken after
 /// the send, so a trickler descheduled in between only makes a wait look
-/// shorter, never longer: the check cannot fail for that.)
+/// shorter, never longer: the check cannot fail for that.) The receiver
+/// spends a little time on each flood event, so that the flooding ring is
+/// full at every turn: the budget, not the ring's content, bounds a turn.
 #[test]
 fn fairness_a_flooding_ring_does_not_starve_a_trickling_one() {
     const BUDGET: usize = 16;
@@ -644,6 +646,12 @@ fn fairness_a_flooding_ring_does_not_starve_a_trickling_one() {
         let mut flood_n = 0;
         for (id, d) in rx.drain() {
             if id == flood_id {
+                // Each flood event takes the receiver a while, so the
+                // flooding ring stays full: a turn that took all it holds
+                // would take a thousand.
+                for _ in 0..100 {
+                    std::hint::spin_loop();
+                }
                 flood_n += 1;
                 continue;
             }
