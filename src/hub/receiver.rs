@@ -349,9 +349,11 @@ impl<T> HubReceiver<T> {
     /// Blocks until a signal, an event, a gap, a sender's close or the
     /// hub's close is pending, or `timeout` passes (`None`: no timeout).
     /// Returns `true` when something is pending or the hub is closed,
-    /// `false` on timeout. Spins briefly first (see
-    /// [`set_wait_spin`](HubReceiver::set_wait_spin)), then parks on the
-    /// eventfd; the senders write it once per sleep.
+    /// `false` on timeout. A ring that had work in the last passes counts
+    /// as pending until a drain finds it empty, so `true` can be spurious
+    /// right after a busy spell: drain, then wait again. Spins briefly
+    /// first (see [`set_wait_spin`](HubReceiver::set_wait_spin)), then
+    /// parks on the eventfd; the senders write it once per sleep.
     ///
     /// # Errors
     ///
