@@ -9,7 +9,9 @@
 //!   so nothing is dropped. After each drain every ring is inactive again,
 //!   so each batch's first send to a ring pays the announcement (a flag
 //!   store and a `fetch_or`), one send in 512. `channel` is the same loop on
-//!   a `Sender`.
+//!   one channel's `Sender`, `channels_64` on 64 channels round-robin (the
+//!   memory footprint of 64 rings without the hub: the control for what the
+//!   round-robin itself costs).
 //! - `hub_spsc`: one producer thread on CPU 0 owns every sender and sends
 //!   round-robin in bursts of [`BURST`] items per ring (as vCPU threads fill
 //!   their own rings; one item per ring in turn would have the receiver
@@ -92,12 +94,15 @@ fn hub_send_st(senders: usize, n: u64) -> Duration {
     timed
 }
 
-/// `n` channel sends, the same loop (over a list of one sender).
-fn channel_send_st(n: u64) -> Duration {
+/// `n` sends round-robin over `channels` plain channels, the same loop:
+/// the same memory footprint as a hub of that many rings, without the hub
+/// (the control for what the round-robin itself costs).
+fn channel_send_st(channels: usize, n: u64) -> Duration {
     pin_to_cpu(1);
-    let (tx, mut rx) = eventsig::channel::<u64>(CAPACITY).expect("channel");
-    let mut txs = [tx];
-    let per_batch = (CAPACITY / 2) as u64;
+    let (mut txs, mut rxs): (Vec<_>, Vec<_>) = (0..channels)
+        .map(|_| eventsig::channel::<u64>(CAPACITY).expect("channel"))
+        .unzip();
+    let per_batch = (CAPACITY / 2 * channels) as u64;
     let (mut timed, mut i, mut k) = (Duration::ZERO, 0, 0);
     while i < n {
         let end = (i + per_batch).min(n);
@@ -105,15 +110,17 @@ fn channel_send_st(n: u64) -> Duration {
         while i < end {
             let _ = black_box(txs[k].send(black_box(i)));
             k += 1;
-            if k == txs.len() {
+            if k == channels {
                 k = 0;
             }
             i += 1;
         }
         timed += t.elapsed();
-        while rx.drain().count() > 0 {}
+        for rx in &mut rxs {
+            while rx.drain().count() > 0 {}
+        }
     }
-    assert_eq!(rx.stats().dropped, 0);
+    assert!(rxs.iter().all(|rx| rx.stats().dropped == 0));
     timed
 }
 
@@ -224,9 +231,14 @@ fn benches(c: &mut Criterion) {
         .throughput(Throughput::Elements(CHUNK))
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
-    group.bench_function("channel", |b| b.iter_custom(clean(channel_send_st)));
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    group.bench_function("channel", |b| {
+        b.iter_custom(clean(|n| channel_send_st(1, n)))
+    });
+    group.bench_function("channels_64", |b| {
+        b.iter_custom(clean(|n| channel_send_st(64, n)))
+    });
     for senders in SENDERS {
         group.bench_function(format!("hub_{senders}"), |b| {
             b.iter_custom(clean(move |n| hub_send_st(senders, n)))
@@ -239,8 +251,8 @@ fn benches(c: &mut Criterion) {
         .throughput(Throughput::Elements(CHUNK))
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1500));
     group.bench_function("channel", |b| b.iter_custom(clean(channel_spsc)));
     for senders in SENDERS {
         group.bench_function(format!("hub_{senders}"), |b| {
