@@ -74,9 +74,12 @@
 //! flag, on a cache line only that sender and the receiver touch: it does
 //! not grow with the number of senders. When the receiver has the ring on
 //! its active list (it does while the ring has work) the send stores
-//! nothing else; the first send after the receiver found the ring empty
-//! sets the ring's bit in a ready word (one `fetch_or`). A pass of the
-//! receiver costs one load per 64 slots plus the rings with work.
+//! nothing else; the first send after the receiver took the ring off its
+//! active list (after a pass that found nothing anywhere, or a few empty
+//! turns in a row) sets the ring's bit in a ready word (one `fetch_or`) and
+//! pays a second barrier. A pass of the receiver costs one load per 64
+//! slots plus the rings with work (and the rings that had work in the last
+//! few passes).
 //!
 //! Memory: the slot table is allocated by [`HubBuilder::build`];
 //! [`Hub::add_sender`] allocates the new sender's ring (send, raise, drain,
@@ -90,6 +93,7 @@
 use std::fmt;
 #[cfg(not(eventsig_loom))]
 use std::os::fd::OwnedFd;
+use std::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
 
@@ -591,6 +595,7 @@ impl<T> Hub<T> {
         Ok(HubSender {
             ring: producer,
             core: Arc::clone(&self.core),
+            slot: NonNull::from(&**slot),
             state: Arc::clone(&self.state),
             index,
             generation,
@@ -687,10 +692,21 @@ impl<T> fmt::Debug for Hub<T> {
 pub struct HubSender<T> {
     ring: Producer<T>,
     core: Arc<Shared>,
+    /// This sender's slot, inside `state` (read on every send; a pointer
+    /// saves the walk through the shared table).
+    slot: NonNull<Slot<T>>,
     state: Arc<HubState<T>>,
     index: usize,
     generation: u64,
 }
+
+// SAFETY: `slot` points into the slot table that `state` (an `Arc` this
+// sender holds) owns, so it is valid wherever the sender goes; a `Slot<T>`
+// is shared by design (its fields are atomics, and its hand-off cell is
+// guarded by its state, see `slot.rs`), as `HubState<T>` is `Sync` for
+// `T: Send`. The other fields are `Send` for `T: Send`. Not `Sync`: the
+// ring's producer half is not.
+unsafe impl<T: Send> Send for HubSender<T> {}
 
 impl<T> HubSender<T> {
     /// This sender's id, as the receiver's deliveries carry it.
@@ -834,6 +850,13 @@ impl<T> HubSender<T> {
         !self.core.receiver_alive.load(Ordering::Relaxed)
     }
 
+    #[inline]
+    fn slot(&self) -> &Slot<T> {
+        // SAFETY: `slot` points into the table `self.state` keeps alive
+        // (see the `Send` impl); it is only ever read through `&`.
+        unsafe { self.slot.as_ref() }
+    }
+
     /// After a publication (an event, a drop, the close): the barrier,
     /// then announce the ring if the receiver may not have it on its active
     /// list, then the wake-up check. `ready.rs` has the argument.
@@ -846,7 +869,7 @@ impl<T> HubSender<T> {
         // it, as it removes the doorbell's.
         #[cfg(not(eventsig_loom_mutant))]
         doorbell.barrier.light();
-        let slot = &self.state.slots[self.index];
+        let slot = self.slot();
         if !slot.is_announced(self.generation) {
             self.announce(slot);
         } else if doorbell.parked.load(Ordering::Relaxed) {
@@ -869,7 +892,7 @@ impl<T> HubSender<T> {
 
 impl<T> Drop for HubSender<T> {
     fn drop(&mut self) {
-        let slot = &self.state.slots[self.index];
+        let slot = self.slot();
         slot.close();
         // The close is a publication: announced and rung like an event.
         self.publish();

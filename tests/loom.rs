@@ -828,11 +828,9 @@ fn hub_removal_comes_after_the_senders_last_event() {
             tx.send(2).unwrap();
         });
         let mut log = Vec::new();
-        while !rx.is_finished() {
-            for (_, d) in rx.drain() {
-                log.push(d);
-            }
-            if !rx.is_finished() {
+        while log.last() != Some(&HubDelivery::Closed) {
+            log.extend(rx.drain().map(|(_, d)| d));
+            if log.last() != Some(&HubDelivery::Closed) {
                 assert!(rx.wait(None).unwrap());
             }
         }
@@ -845,6 +843,7 @@ fn hub_removal_comes_after_the_senders_last_event() {
             ]
         );
         t.join().unwrap();
+        assert!(rx.is_finished());
     });
 }
 

@@ -18,11 +18,16 @@
 //!   each ring it names on its own, local, active list; so a pass costs a
 //!   load per 64 slots plus the rings that have work.
 //!
-//! The receiver keeps a ring active while it has work. When a turn finds
-//! the ring empty it *deactivates* it: clears the flag (a swap to 0), re-checks the
-//! ring once, and keeps it on a local *suspect* list (see below). A bit that
-//! names a ring already active, or a slot whose sender is gone, is harmless:
-//! the receiver checks the slot before it uses the bit.
+//! The receiver keeps a ring active while it has work, and through a few
+//! empty turns while it is busy with other rings (a sender that is busy
+//! but slower than the receiver would otherwise be deactivated at every
+//! pass and announce itself again at every send: the flag and the word
+//! would bounce between the cores). A pass that delivers nothing at all,
+//! or the fourth empty turn in a row, *deactivates* the ring: the receiver
+//! clears the flag (a swap to 0), re-checks the ring once, and keeps it on a
+//! local *suspect* list (see below). A bit that names a ring already active,
+//! or a slot whose sender is gone, is harmless: the receiver checks the slot
+//! before it uses the bit.
 //!
 //! # Why no ring with work is left out (the ring's lost wake-up)
 //!

@@ -9,6 +9,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use super::ready::{ones, Bits, COMMIT_PASSES};
+
+/// Turns in a row that find a ring empty, in passes that deliver something
+/// elsewhere, before the receiver deactivates it (an idle pass deactivates
+/// every ring at once).
+const IDLE_TURNS: u32 = 4;
 use super::{HubDelivery, HubState, SenderId};
 use crate::channel::{Overflow, Shared};
 use crate::error::TryRecvError;
@@ -24,6 +29,8 @@ struct Local<T> {
     ring: Option<Consumer<T>>,
     generation: u64,
     acked_drops: u64,
+    /// Turns in a row that found the ring empty while the receiver was busy.
+    empty_turns: u32,
 }
 
 /// One ring's turn in a pass.
@@ -92,6 +99,10 @@ pub struct HubReceiver<T> {
     start: usize,
     /// No ring of the current pass has had its turn yet.
     fresh_pass: bool,
+    /// A pass is under way (begun, neither over nor abandoned).
+    pass_open: bool,
+    /// The current pass has delivered something.
+    pass_yielded: bool,
     passes_since_commit: u32,
     budget: usize,
     retired: Retired,
@@ -117,6 +128,7 @@ impl<T> HubReceiver<T> {
                     ring: None,
                     generation: 0,
                     acked_drops: 0,
+                    empty_turns: 0,
                 })
                 .collect(),
             active: Bits::new(n),
@@ -125,6 +137,8 @@ impl<T> HubReceiver<T> {
             turn: None,
             start: 0,
             fresh_pass: false,
+            pass_open: false,
+            pass_yielded: false,
             passes_since_commit: 0,
             budget,
             retired: Retired::default(),
@@ -325,9 +339,11 @@ impl<T> HubReceiver<T> {
     /// Blocks until a signal, an event, a gap, a sender's close or the
     /// hub's close is pending, or `timeout` passes (`None`: no timeout).
     /// Returns `true` when something is pending or the hub is closed,
-    /// `false` on timeout. Spins briefly first (see
-    /// [`set_wait_spin`](HubReceiver::set_wait_spin)), then parks on the
-    /// eventfd; the senders write it once per sleep.
+    /// `false` on timeout. A ring that had work in the last passes counts
+    /// as pending until a drain finds it empty, so `true` can be spurious
+    /// right after a busy spell: drain, then wait again. Spins briefly
+    /// first (see [`set_wait_spin`](HubReceiver::set_wait_spin)), then
+    /// parks on the eventfd; the senders write it once per sleep.
     ///
     /// # Errors
     ///
@@ -511,6 +527,8 @@ impl<T> HubReceiver<T> {
         }
         self.todo.copy_from(&self.active);
         self.fresh_pass = true;
+        self.pass_open = true;
+        self.pass_yielded = false;
     }
 
     /// Re-checks every suspect: one with work goes back on the active list;
@@ -549,6 +567,7 @@ impl<T> HubReceiver<T> {
                     local.ring = Some(ring);
                     local.generation = generation;
                     local.acked_drops = 0;
+                    local.empty_turns = 0;
                 }
                 None => return,
             }
@@ -558,7 +577,32 @@ impl<T> HubReceiver<T> {
     }
 
     /// The next delivery of the current pass, or `None` when it is over.
+    #[inline]
     fn next_delivery(&mut self) -> Option<(SenderId, HubDelivery<T>)> {
+        // The common case: the next event of the ring whose turn it is.
+        if let Some(turn) = &mut self.turn {
+            if turn.left > 0 {
+                let local = &mut self.locals[turn.index];
+                if let Some(ring) = local.ring.as_mut() {
+                    if let Some(d) = ring.next_within(&turn.snap) {
+                        turn.left -= 1;
+                        self.pass_yielded = true;
+                        let id = SenderId {
+                            index: turn.index as u32,
+                            generation: local.generation,
+                        };
+                        return Some((id, d.into()));
+                    }
+                }
+            }
+        }
+        self.next_delivery_slow()
+    }
+
+    /// `next_delivery` at the end of a turn: the next ring, or the pass's
+    /// end.
+    #[cold]
+    fn next_delivery_slow(&mut self) -> Option<(SenderId, HubDelivery<T>)> {
         loop {
             if let Some(turn) = &mut self.turn {
                 let local = &mut self.locals[turn.index];
@@ -570,17 +614,22 @@ impl<T> HubReceiver<T> {
                 if turn.left > 0 {
                     if let Some(d) = ring.next_within(&turn.snap) {
                         turn.left -= 1;
+                        self.pass_yielded = true;
                         return Some((id, d.into()));
                     }
                 }
-                let (index, exhausted) = (turn.index, turn.left > 0);
+                let (index, left) = (turn.index, turn.left);
                 self.turn = None;
-                if let Some(closed) = self.end_turn(index, exhausted) {
+                if let Some(closed) = self.end_turn(index, left) {
+                    self.pass_yielded = true;
                     return Some(closed);
                 }
                 continue;
             }
-            let index = self.todo.next_from(self.start)?;
+            let Some(index) = self.todo.next_from(self.start) else {
+                self.end_pass();
+                return None;
+            };
             self.todo.clear(index);
             if self.fresh_pass {
                 // The next pass starts after this pass's first ring.
@@ -614,16 +663,38 @@ impl<T> HubReceiver<T> {
         self.publish_turn();
         self.turn = None;
         self.todo.clear_all();
+        self.pass_open = false;
     }
 
-    /// The turn of ring `i` is over: publish its index; if the turn ended
-    /// at its snapshot (`exhausted`, not at the budget), either it has more
-    /// (it stays active), or its sender is gone (deliver `Closed`), or it
-    /// is deactivated.
-    fn end_turn(&mut self, i: usize, exhausted: bool) -> Option<(SenderId, HubDelivery<T>)> {
-        let ring = self.locals[i].ring.as_mut()?;
+    /// The current pass visited every ring it listed. If it delivered
+    /// nothing, the receiver is idle: every ring still active (each just had
+    /// an empty turn) is deactivated, so that the receiver may park.
+    fn end_pass(&mut self) {
+        if !std::mem::replace(&mut self.pass_open, false) || self.pass_yielded {
+            return;
+        }
+        for word in 0..self.hub.ready.len() {
+            for b in ones(self.active.word(word)) {
+                self.deactivate(word * super::ready::WORD_BITS + b);
+            }
+        }
+    }
+
+    /// The turn of ring `i` is over, with `left` deliveries of its budget
+    /// unused: publish its index; if the turn ended at its snapshot (not at
+    /// the budget), either the ring has more (it stays active), or its
+    /// sender is gone (deliver `Closed`), or it has been empty for
+    /// [`IDLE_TURNS`] turns in a row (deactivate it). A ring whose sender
+    /// is busy stays active through turns that find it empty: deactivating
+    /// it would make the next send announce it again, and the flag and the
+    /// ready word would bounce between the two cores at every pass.
+    fn end_turn(&mut self, i: usize, left: usize) -> Option<(SenderId, HubDelivery<T>)> {
+        let delivered = left < self.budget;
+        let local = &mut self.locals[i];
+        let ring = local.ring.as_mut()?;
         ring.publish();
-        if !exhausted || ring.has_pending() {
+        if left == 0 || ring.has_pending() {
+            local.empty_turns = 0;
             return None;
         }
         let slot = &self.hub.slots[i];
@@ -635,7 +706,22 @@ impl<T> HubReceiver<T> {
             }
             return Some(self.retire(i));
         }
-        slot.deactivate();
+        if delivered {
+            local.empty_turns = 0;
+            return None;
+        }
+        local.empty_turns += 1;
+        if local.empty_turns >= IDLE_TURNS {
+            self.deactivate(i);
+        }
+        None
+    }
+
+    /// Takes ring `i` off the active list: clears its announcement flag and
+    /// keeps it a suspect until the next heavy barrier (`ready.rs`).
+    fn deactivate(&mut self, i: usize) {
+        self.locals[i].empty_turns = 0;
+        self.hub.slots[i].deactivate();
         self.active.clear(i);
         // A quick look now; the one we trust comes after the next heavy
         // barrier (`ready.rs`).
@@ -644,7 +730,6 @@ impl<T> HubReceiver<T> {
         } else if cfg!(not(eventsig_loom_hub_mutant)) {
             self.suspects.set(i);
         }
-        None
     }
 
     /// Sender `i` is gone and its ring delivered: report it and free the
@@ -846,6 +931,7 @@ pub struct HubDrain<'a, T> {
 impl<T> Iterator for HubDrain<'_, T> {
     type Item = (SenderId, HubDelivery<T>);
 
+    #[inline]
     fn next(&mut self) -> Option<(SenderId, HubDelivery<T>)> {
         let item = self.rx.next_delivery();
         self.yielded |= item.is_some();
