@@ -25,8 +25,6 @@
 
 use std::fmt;
 use std::io;
-#[cfg(not(eventsig_loom))]
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
@@ -1347,68 +1345,15 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
-/// The epoll path for the loom models, where there is no fd to hand out.
-#[cfg(eventsig_loom)]
-#[doc(hidden)]
-impl<T> Receiver<T> {
-    /// What handing out the fd does (`as_fd`).
-    pub fn loom_expose(&self) {
-        self.expose();
-    }
-
-    /// A level-triggered `epoll_wait` on the fd: blocks until it is
-    /// readable, consumes nothing.
-    pub fn loom_sleep_on_fd(&self) {
-        let _ = self.shared.doorbell.eventfd().wait(None);
-    }
-}
-
-#[cfg(not(eventsig_loom))]
-/// Hands out the eventfd to poll on. The receiver parks now, and from then on
-/// at the end of every drain that yielded nothing and on every empty
-/// `try_recv`, so the fd becomes readable whenever something is pending while
-/// the caller sleeps in epoll; a drain that yielded something leaves the fd
-/// readable, so the caller comes back for one that finds the channel empty.
-impl<T> AsFd for Receiver<T> {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.expose();
-        self.shared.doorbell.eventfd().as_fd()
-    }
-}
-
-#[cfg(not(eventsig_loom))]
-/// As [`AsFd`].
-impl<T> AsRawFd for Receiver<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.expose();
-        self.shared.doorbell.eventfd().as_raw_fd()
-    }
-}
-
-#[cfg(all(feature = "mio", not(eventsig_loom)))]
-impl<T> mio::event::Source for Receiver<T> {
-    fn register(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        mio::unix::SourceFd(&self.as_raw_fd()).register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        mio::unix::SourceFd(&self.as_raw_fd()).reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
-        mio::unix::SourceFd(&self.as_raw_fd()).deregister(registry)
-    }
-}
+crate::parking::fd_source!(
+    Receiver,
+    shared,
+    /// Hands out the eventfd to poll on. The receiver parks now, and from then on
+    /// at the end of every drain that yielded nothing and on every empty
+    /// `try_recv`, so the fd becomes readable whenever something is pending while
+    /// the caller sleeps in epoll; a drain that yielded something leaves the fd
+    /// readable, so the caller comes back for one that finds the channel empty.
+);
 
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

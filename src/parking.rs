@@ -151,3 +151,75 @@ impl std::fmt::Debug for Parking {
             .finish_non_exhaustive()
     }
 }
+
+/// The fd hand-out of a receiver type with a `parking: Parking`, an
+/// `expose(&self)` that parks on the first hand-out, and its doorbell at
+/// `self.$shared.doorbell`: `AsFd`, `AsRawFd` and mio's `Source` (which all
+/// expose first), and under loom, where there is no fd, `loom_expose` and
+/// `loom_sleep_on_fd` in their place. `$doc` documents the `AsFd` impl.
+macro_rules! fd_source {
+    ($receiver:ident, $shared:ident, $(#[doc = $doc:expr])*) => {
+        /// The epoll path for the loom models, where there is no fd to hand out.
+        #[cfg(eventsig_loom)]
+        #[doc(hidden)]
+        impl<T> $receiver<T> {
+            /// What handing out the fd does (`as_fd`).
+            pub fn loom_expose(&self) {
+                self.expose();
+            }
+
+            /// A level-triggered `epoll_wait` on the fd: blocks until it is
+            /// readable, consumes nothing.
+            pub fn loom_sleep_on_fd(&self) {
+                let _ = self.$shared.doorbell.eventfd().wait(None);
+            }
+        }
+
+        #[cfg(not(eventsig_loom))]
+        $(#[doc = $doc])*
+        impl<T> std::os::fd::AsFd for $receiver<T> {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.expose();
+                self.$shared.doorbell.eventfd().as_fd()
+            }
+        }
+
+        #[cfg(not(eventsig_loom))]
+        /// As [`AsFd`](std::os::fd::AsFd).
+        impl<T> std::os::fd::AsRawFd for $receiver<T> {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.expose();
+                self.$shared.doorbell.eventfd().as_raw_fd()
+            }
+        }
+
+        #[cfg(all(feature = "mio", not(eventsig_loom)))]
+        impl<T> mio::event::Source for $receiver<T> {
+            fn register(
+                &mut self,
+                registry: &mio::Registry,
+                token: mio::Token,
+                interests: mio::Interest,
+            ) -> std::io::Result<()> {
+                use std::os::fd::AsRawFd;
+                mio::unix::SourceFd(&self.as_raw_fd()).register(registry, token, interests)
+            }
+
+            fn reregister(
+                &mut self,
+                registry: &mio::Registry,
+                token: mio::Token,
+                interests: mio::Interest,
+            ) -> std::io::Result<()> {
+                use std::os::fd::AsRawFd;
+                mio::unix::SourceFd(&self.as_raw_fd()).reregister(registry, token, interests)
+            }
+
+            fn deregister(&mut self, registry: &mio::Registry) -> std::io::Result<()> {
+                use std::os::fd::AsRawFd;
+                mio::unix::SourceFd(&self.as_raw_fd()).deregister(registry)
+            }
+        }
+    };
+}
+pub(crate) use fd_source;

@@ -4,8 +4,6 @@
 
 use std::fmt;
 use std::io;
-#[cfg(not(eventsig_loom))]
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use super::ready::{ones, Bits, COMMIT_PASSES};
@@ -850,64 +848,12 @@ impl<T> Drop for HubReceiver<T> {
     }
 }
 
-/// The epoll path for the loom models, where there is no fd to hand out.
-#[cfg(eventsig_loom)]
-#[doc(hidden)]
-impl<T> HubReceiver<T> {
-    /// What handing out the fd does (`as_fd`).
-    pub fn loom_expose(&self) {
-        self.expose();
-    }
-
-    /// A level-triggered `epoll_wait` on the fd.
-    pub fn loom_sleep_on_fd(&self) {
-        let _ = self.core.doorbell.eventfd().wait(None);
-    }
-}
-
-#[cfg(not(eventsig_loom))]
-/// Hands out the eventfd to poll on; the receiver parks now, and from then
-/// on where an epoll caller sleeps (see the type docs).
-impl<T> AsFd for HubReceiver<T> {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.expose();
-        self.core.doorbell.eventfd().as_fd()
-    }
-}
-
-#[cfg(not(eventsig_loom))]
-/// As [`AsFd`].
-impl<T> AsRawFd for HubReceiver<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.expose();
-        self.core.doorbell.eventfd().as_raw_fd()
-    }
-}
-
-#[cfg(all(feature = "mio", not(eventsig_loom)))]
-impl<T> mio::event::Source for HubReceiver<T> {
-    fn register(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        mio::unix::SourceFd(&self.as_raw_fd()).register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        mio::unix::SourceFd(&self.as_raw_fd()).reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
-        mio::unix::SourceFd(&self.as_raw_fd()).deregister(registry)
-    }
-}
+crate::parking::fd_source!(
+    HubReceiver,
+    core,
+    /// Hands out the eventfd to poll on; the receiver parks now, and from then
+    /// on where an epoll caller sleeps (see the type docs).
+);
 
 impl<T> fmt::Debug for HubReceiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
