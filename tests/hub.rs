@@ -656,6 +656,11 @@ fn fairness_a_flooding_ring_does_not_starve_a_trickling_one() {
                 continue;
             }
             assert_eq!(id, trickle_id);
+            if d == HubDelivery::Closed && taken_at.len() as u64 == trickles {
+                // The trickler took its last event's delivery as its cue to
+                // finish and dropped its sender within this pass.
+                continue;
+            }
             assert_eq!(d, HubDelivery::Event(taken_at.len() as u64));
             // The flood events of this pass so far count too.
             let now_flood = flood_taken.load(Ordering::SeqCst) + flood_n;
