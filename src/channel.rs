@@ -159,14 +159,9 @@ impl Shared {
     /// Takes the pending signals not in `blocked`; with counts kept, takes
     /// their counts too, as the protocol requires of every take, into
     /// `report` if given, and leaves out a signal whose raises an earlier
-    /// take counted (see `overrun.rs`). Returns the signals to report and
-    /// the pending bits cleared (for `Stats::raised`).
+    /// take counted (see `overrun.rs`).
     #[inline]
-    fn take(
-        &self,
-        blocked: SignalSet,
-        report: Option<&mut SignalCounts>,
-    ) -> (SignalSet, SignalSet) {
+    fn take(&self, blocked: SignalSet, report: Option<&mut SignalCounts>) -> Taken {
         let taken = self.signals.take_unblocked(blocked);
         match &self.counts {
             None => {
@@ -175,9 +170,13 @@ impl Shared {
                         report.set(s, 1);
                     }
                 }
-                (taken, taken)
+                Taken {
+                    reported: taken,
+                    cleared: taken,
+                    counted: 0,
+                }
             }
-            Some(counts) => (Self::take_counts(counts, taken, report), taken),
+            Some(counts) => Self::take_counts(counts, taken, report),
         }
     }
 
@@ -187,10 +186,12 @@ impl Shared {
         counts: &OverrunCounts,
         taken: SignalSet,
         mut report: Option<&mut SignalCounts>,
-    ) -> SignalSet {
+    ) -> Taken {
         let mut reported = SignalSet::EMPTY;
+        let mut counted = 0u64;
         for s in taken {
             let n = counts.take(s);
+            counted = counted.saturating_add(n);
             if n > 0 {
                 reported = reported.with(s);
                 if let Some(report) = report.as_deref_mut() {
@@ -198,7 +199,11 @@ impl Shared {
                 }
             }
         }
-        reported
+        Taken {
+            reported,
+            cleared: taken,
+            counted,
+        }
     }
 
     pub(crate) fn release_producer(&self) {
@@ -225,6 +230,17 @@ impl Shared {
             self.make_pending(class);
         }
     }
+}
+
+/// What one take of signals found (`Shared::take`).
+struct Taken {
+    /// The signals to report.
+    reported: SignalSet,
+    /// The pending bits cleared, each set by one raise (`Stats::raised`).
+    cleared: SignalSet,
+    /// With counts kept: the raises the take counted, the whole counts it
+    /// swapped to 0 (`Stats::coalesced`); 0 without counts.
+    counted: u64,
 }
 
 /// What a channel is built with besides its capacity, eventfd and spin:
@@ -332,6 +348,7 @@ pub(crate) fn build_with<T>(
         shared,
         parking: Parking::new(),
         signals_taken: 0,
+        raises_counted: 0,
         blocked: SignalSet::EMPTY,
         acked_drops: 0,
         spin,
@@ -800,6 +817,9 @@ pub struct Receiver<T> {
     parking: Parking,
     /// Pending bits the takes cleared so far (each set by one raise).
     signals_taken: u64,
+    /// With overrun counts kept: the raises the takes counted so far (each
+    /// raise is counted by exactly one take; see `overrun.rs`).
+    raises_counted: u64,
     /// The blocked signals; published for raisers in `Shared::blocked`.
     blocked: SignalSet,
     acked_drops: u64,
@@ -821,9 +841,7 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn take_signals(&mut self) -> SignalSet {
-        let (taken, cleared) = self.shared.take(self.blocked, None);
-        self.signals_taken += cleared.len() as u64;
-        taken
+        self.note(self.shared.take(self.blocked, None))
     }
 
     /// Takes every pending signal, as [`take_signals`](Receiver::take_signals),
@@ -867,7 +885,8 @@ impl<T> Receiver<T> {
     /// The counts are kept on a channel built with
     /// [`Builder::overrun_counts`](crate::Builder::overrun_counts); on
     /// another, every signal taken counts 1 (nothing was counted). Every take
-    /// (also `take_signals`) resets the counts of the signals it takes.
+    /// (also `take_signals`) resets the counts of the signals it takes; the
+    /// merges they stood for go to [`Stats::coalesced`] either way.
     ///
     /// ```
     /// use eventsig::Signal;
@@ -887,9 +906,17 @@ impl<T> Receiver<T> {
     /// ```
     pub fn take_signals_counted(&mut self) -> SignalCounts {
         let mut report = SignalCounts::EMPTY;
-        let (_, cleared) = self.shared.take(self.blocked, Some(&mut report));
-        self.signals_taken += cleared.len() as u64;
+        self.note(self.shared.take(self.blocked, Some(&mut report)));
         report
+    }
+
+    /// Adds a take to the counters of [`stats`](Receiver::stats); returns
+    /// the signals it reports.
+    #[inline]
+    fn note(&mut self, taken: Taken) -> SignalSet {
+        self.signals_taken += taken.cleared.len() as u64;
+        self.raises_counted = self.raises_counted.saturating_add(taken.counted);
+        taken.reported
     }
 
     /// The signals pending now, without taking them.
@@ -1283,6 +1310,13 @@ impl<T> Receiver<T> {
             // Each raise that made a signal pending is either taken or
             // pending now: counted here, at no cost to the raisers.
             raised: self.signals_taken + self.shared.signals.peek().len() as u64,
+            // Every raise the takes counted either set a pending bit a take
+            // cleared, or merged (see `Stats::coalesced`).
+            coalesced: self
+                .shared
+                .counts
+                .is_some()
+                .then(|| self.raises_counted.saturating_sub(self.signals_taken)),
             sent: self.ring.attempts(),
             dropped: self.ring.dropped(),
             delivered: self.ring.taken(),

@@ -15,16 +15,55 @@ use std::fmt;
 /// let s = rx.stats();
 /// assert_eq!((s.sent, s.dropped, s.delivered), (2, 1, 1));
 /// assert_eq!(s.doorbell_writes, 0);   // the receiver never slept
+/// assert_eq!(s.coalesced, None);      // not counted: no overrun counts
 /// println!("{s}");
 /// # Ok::<(), eventsig::BuildError>(())
+/// ```
+///
+/// With [overrun counts](crate::Builder::overrun_counts) the takes also
+/// count the raises that merged:
+///
+/// ```
+/// let tick = eventsig::Signal::new(1)?;
+/// let (tx, mut rx) = eventsig::builder().overrun_counts(true).build::<()>()?;
+/// for _ in 0..5 {
+///     tx.raise(tick)?;
+/// }
+/// rx.take_signals();
+/// let s = rx.stats();
+/// assert_eq!((s.raised, s.coalesced), (1, Some(4))); // 1 + 4 == 5 raises
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Stats {
     /// Raises that made a signal pending: those taken so far plus those
     /// pending now. A raise of a signal that was already pending merges
-    /// with it and is not counted (the count costs raisers nothing).
+    /// with it and is not counted here (the count costs raisers nothing);
+    /// see [`coalesced`](Stats::coalesced).
     pub raised: u64,
+    /// Raises that merged with an already pending signal (S2), as far as the
+    /// takes have counted them: `Some` on a channel built with
+    /// [`Builder::overrun_counts`](crate::Builder::overrun_counts), where each
+    /// take learns how many raises each signal it takes stands for (its
+    /// count, of which all but the one that made the signal pending merged).
+    /// Every take counts, [`take_signals`](crate::Receiver::take_signals) and
+    /// [`take_signals_with`](crate::Receiver::take_signals_with) as well as
+    /// [`take_signals_counted`](crate::Receiver::take_signals_counted): they
+    /// reset the counts they take, and the merges those stood for are added
+    /// here.
+    ///
+    /// Merges into a signal still pending (or blocked) are added when it is
+    /// taken; once the raisers are quiet and a take has taken every signal,
+    /// `raised + coalesced` is the number of raises. While raisers run it
+    /// may be ahead by the raises in flight, which a later take settles.
+    ///
+    /// `None`: not counted. Enable
+    /// [`Builder::overrun_counts`](crate::Builder::overrun_counts); a raise
+    /// is then a `fetch_add` and the `fetch_or`. Without counts a raise stays
+    /// one `fetch_or`, and counting its merges would take another atomic
+    /// read-modify-write on every raise. A hub keeps no counts: `None`.
+    pub coalesced: Option<u64>,
     /// Send attempts (accepted and dropped; not those refused as `Closed`).
     pub sent: u64,
     /// Send attempts dropped because the ring was full (with
@@ -51,8 +90,9 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "raised {} sent {} dropped {} delivered {} doorbell writes {} self rings {} parks {}",
+            "raised {} coalesced {} sent {} dropped {} delivered {} doorbell writes {} self rings {} parks {}",
             self.raised,
+            Coalesced(self.coalesced),
             self.sent,
             self.dropped,
             self.delivered,
@@ -60,5 +100,17 @@ impl fmt::Display for Stats {
             self.self_rings,
             self.parks
         )
+    }
+}
+
+/// `Stats::coalesced` for `Display`: the count, or "not counted".
+struct Coalesced(Option<u64>);
+
+impl fmt::Display for Coalesced {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("not counted"),
+        }
     }
 }

@@ -43,6 +43,19 @@
 //! signals, use [`wait`](AsyncReceiver::wait) (which returns for them) and
 //! take them ([`take_signals`](AsyncReceiver::take_signals)) each time.
 //!
+//! # Blocked signals
+//!
+//! [`block`](AsyncReceiver::block) and [`unblock`](AsyncReceiver::unblock)
+//! are the receiver's mask. A raise of a blocked signal rings nothing, and
+//! the checks of every poll ignore blocked signals, so it neither ends a
+//! [`wait`](AsyncReceiver::wait) nor keeps one awake. Unblocking takes
+//! `&mut self`: no wait of this receiver is running then, and the next one
+//! checks first, so it returns at once for a pending signal that was just
+//! unblocked. A hand-written future that unblocks between two polls is
+//! covered too: the last poll left the receiver parked, and an unblock of a
+//! parked receiver re-checks and makes the fd readable for what it made
+//! visible, which wakes the waker that poll kept.
+//!
 //! ```
 //! use eventsig::{tokio::AsyncReceiver, Delivery, Signal};
 //! # #[tokio::main(flavor = "current_thread")]
@@ -85,7 +98,7 @@ use ::tokio::io::Interest;
 use ::tokio::task::coop;
 use futures_core::Stream;
 
-use crate::{Delivery, Drain, Overflow, Receiver, SignalSet, Stats, TryRecvError};
+use crate::{Delivery, Drain, Overflow, Receiver, SignalCounts, SignalSet, Stats, TryRecvError};
 
 /// A [`Receiver`] whose waits are futures on tokio's reactor, and a
 /// [`Stream`] of its deliveries. `Send` (for a `T: Send`), not `Sync`, like
@@ -376,6 +389,136 @@ impl<T> AsyncReceiver<T> {
     /// ```
     pub fn take_signals(&mut self) -> SignalSet {
         self.fd.get_mut().take_signals()
+    }
+
+    /// Takes every pending signal, as
+    /// [`take_signals`](AsyncReceiver::take_signals), and writes the latest
+    /// value of each signal taken into `values` (entry `n` for signal `n`),
+    /// as [`Receiver::take_signals_with`]: the value of the last
+    /// [`raise_with`](crate::Raiser::raise_with), or `None` if the signal
+    /// was never raised with a value; entries of signals not taken are left
+    /// as they are.
+    ///
+    /// ```
+    /// use eventsig::Signal;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let balloon = Signal::new(4)?;
+    /// let (tx, rx) = eventsig::channel::<()>(1)?;
+    /// let mut rx = eventsig::tokio::AsyncReceiver::new(rx)?;
+    /// let raiser = tx.raiser();
+    /// std::thread::spawn(move || {
+    ///     raiser.raise_with(balloon, 768)?;
+    ///     raiser.raise_with(balloon, 512) // merges; the last value wins
+    /// })
+    /// .join()
+    /// .unwrap()?;
+    /// rx.wait().await?;
+    /// let mut values = [None; 64];
+    /// assert!(rx.take_signals_with(&mut values).contains(balloon));
+    /// assert_eq!(values[4], Some(512));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_signals_with(&mut self, values: &mut [Option<u64>; 64]) -> SignalSet {
+        self.fd.get_mut().take_signals_with(values)
+    }
+
+    /// Takes every pending signal with the number of raises each stands for,
+    /// as [`Receiver::take_signals_counted`]: counted on a channel built with
+    /// [`Builder::overrun_counts`](crate::Builder::overrun_counts), 1 for
+    /// each signal taken on another.
+    ///
+    /// ```
+    /// use eventsig::Signal;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tick = Signal::new(1)?;
+    /// let (tx, rx) = eventsig::builder().overrun_counts(true).build::<()>()?;
+    /// let mut rx = eventsig::tokio::AsyncReceiver::new(rx)?;
+    /// for _ in 0..5 {
+    ///     tx.raise(tick)?; // a timer firing while the task is busy
+    /// }
+    /// rx.wait().await?;
+    /// let taken = rx.take_signals_counted();
+    /// assert_eq!((taken.count(tick), taken.overruns(tick)), (5, 4));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_signals_counted(&mut self) -> SignalCounts {
+        self.fd.get_mut().take_signals_counted()
+    }
+
+    /// Blocks the signals in `set`, as [`Receiver::block`]
+    /// (`sigprocmask(SIG_BLOCK)`): raised while blocked they stay pending but
+    /// neither end [`wait`](AsyncReceiver::wait) nor wake the task, and the
+    /// takes leave them out until they are
+    /// [unblocked](AsyncReceiver::unblock). Events, gaps and the close are
+    /// not affected.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use eventsig::{Signal, SignalSet};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tick = Signal::new(1)?;
+    /// let (tx, rx) = eventsig::channel::<()>(1)?;
+    /// let mut rx = eventsig::tokio::AsyncReceiver::new(rx)?;
+    /// rx.block(SignalSet::from(tick));
+    /// tx.raise(tick)?;
+    /// // Blocked: the wait does not return for it.
+    /// let waited = tokio::time::timeout(Duration::from_millis(10), rx.wait()).await;
+    /// assert!(waited.is_err());
+    /// assert!(rx.take_signals().is_empty()); // still pending, not reported
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn block(&mut self, set: SignalSet) {
+        self.fd.get_mut().block(set);
+    }
+
+    /// Unblocks the signals in `set`, as [`Receiver::unblock`]
+    /// (`sigprocmask(SIG_UNBLOCK)`). Those pending become visible at once:
+    /// the next [`wait`](AsyncReceiver::wait) returns for them without
+    /// waiting. (It takes `&mut self`, so no wait of this receiver is in
+    /// progress meanwhile; the next one checks before it sleeps.)
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tick = Signal::new(1)?;
+    /// let (tx, rx) = eventsig::channel::<()>(1)?;
+    /// let mut rx = eventsig::tokio::AsyncReceiver::new(rx)?;
+    /// rx.block(SignalSet::from(tick));
+    /// tx.raise(tick)?;
+    /// rx.unblock(SignalSet::ALL);
+    /// rx.wait().await?; // returns at once: the signal is pending and visible
+    /// assert_eq!(rx.take_signals(), SignalSet::from(tick));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn unblock(&mut self, set: SignalSet) {
+        self.fd.get_mut().unblock(set);
+    }
+
+    /// The blocked signals, as [`Receiver::blocked`].
+    ///
+    /// ```
+    /// use eventsig::{Signal, SignalSet};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (_tx, rx) = eventsig::channel::<()>(1)?;
+    /// let mut rx = eventsig::tokio::AsyncReceiver::new(rx)?;
+    /// assert!(rx.blocked().is_empty());
+    /// rx.block(SignalSet::from_bits(0b110));
+    /// rx.unblock(SignalSet::from(Signal::new(1)?));
+    /// assert_eq!(rx.blocked(), SignalSet::from(Signal::new(2)?));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn blocked(&self) -> SignalSet {
+        self.fd.get_ref().blocked()
     }
 
     /// The signals pending now, without taking them, as

@@ -963,6 +963,159 @@ fn counts_merged_raises_ring_once_per_sleep() {
 }
 
 // ---------------------------------------------------------------------------
+// `Stats::coalesced`: merged raises, counted by the takes of a channel that
+// keeps overrun counts.
+// ---------------------------------------------------------------------------
+
+/// N raises of one signal between two takes: one made it pending
+/// (`raised`), N - 1 merged (`coalesced`), whichever take takes it: a plain
+/// `take_signals` and `take_signals_with` reset the counts too, so they must
+/// add the merges they discard. Merges into a signal still pending are added
+/// when it is taken.
+#[test]
+fn coalesced_n_raises_between_takes_count_n_minus_1() {
+    let (tx, mut rx) = counted();
+    let s = sig(6);
+    let (mut raised, mut coalesced) = (0u64, 0u64);
+    for n in 1..=12u64 {
+        for _ in 0..n {
+            tx.raise(s).unwrap();
+        }
+        assert_eq!(
+            rx.stats().coalesced,
+            Some(coalesced),
+            "n = {n}: pending merges are added at the take"
+        );
+        let taken = match n % 3 {
+            0 => rx.take_signals(),
+            1 => rx.take_signals_counted().signals(),
+            _ => rx.take_signals_with(&mut [None; 64]),
+        };
+        assert_eq!(taken, SignalSet::from(s), "n = {n}");
+        raised += 1;
+        coalesced += n - 1;
+        let st = rx.stats();
+        assert_eq!(
+            (st.raised, st.coalesced),
+            (raised, Some(coalesced)),
+            "n = {n}"
+        );
+    }
+    // A take that finds nothing adds nothing.
+    assert!(rx.take_signals().is_empty());
+    assert_eq!(rx.stats().coalesced, Some(coalesced));
+}
+
+/// Several signals at once, and a blocked one: each signal taken adds its
+/// count minus one; a blocked signal's merges wait for the take after the
+/// unblock.
+#[test]
+fn coalesced_several_signals_and_a_blocked_one() {
+    let (tx, mut rx) = counted();
+    let raiser = tx.raiser();
+    let plan = [(sig(0), 3u64), (sig(17), 1), (sig(63), 5), (sig(40), 2)];
+    for &(s, n) in &plan {
+        for _ in 0..n {
+            raiser.raise(s).unwrap();
+        }
+    }
+    rx.take_signals_counted();
+    let st = rx.stats();
+    assert_eq!((st.raised, st.coalesced), (4, Some(2 + 4 + 1)));
+
+    let blocked = sig(33);
+    rx.block(SignalSet::from(blocked));
+    for _ in 0..4 {
+        tx.raise(blocked).unwrap();
+    }
+    tx.raise(sig(0)).unwrap();
+    tx.raise(sig(0)).unwrap();
+    assert_eq!(rx.take_signals(), SignalSet::from(sig(0)));
+    let st = rx.stats();
+    assert_eq!((st.raised, st.coalesced), (6, Some(8)), "{st}");
+    rx.unblock(SignalSet::ALL);
+    assert_eq!(rx.take_signals(), SignalSet::from(blocked));
+    let st = rx.stats();
+    assert_eq!((st.raised, st.coalesced), (6, Some(11)), "{st}");
+    assert_eq!(st.raised + st.coalesced.unwrap(), 3 + 1 + 5 + 2 + 4 + 2);
+}
+
+/// Raisers on four threads while the consumer takes (plain and counted
+/// takes mixed): once they are done and a final take has taken everything,
+/// every raise either made its signal pending or merged:
+/// `raised + coalesced` is the number of raises.
+#[test]
+fn coalesced_threads_raised_plus_coalesced_is_every_raise() {
+    const THREADS: u32 = 4;
+    let per_thread = scaled(50_000, 100) as u64;
+    let (tx, mut rx) = counted();
+    let start = Arc::new(Barrier::new(THREADS as usize + 1));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let raiser = tx.raiser();
+            let start = Arc::clone(&start);
+            thread::spawn(move || {
+                start.wait();
+                for i in 0..per_thread {
+                    // One shared signal, and every other time one of its own.
+                    raiser.raise(sig(50)).unwrap();
+                    if i % 2 == 0 {
+                        raiser.raise(sig(t)).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    start.wait();
+    let mut takes = 0u64;
+    while handles.iter().any(|h| !h.is_finished()) {
+        if takes % 2 == 0 {
+            rx.take_signals();
+        } else {
+            rx.take_signals_counted();
+        }
+        takes += 1;
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    rx.take_signals();
+    let st = rx.stats();
+    let raises = u64::from(THREADS) * (per_thread + per_thread.div_ceil(2));
+    assert_eq!(st.raised + st.coalesced.unwrap(), raises, "{st}");
+    assert!(st.raised > u64::from(THREADS), "{st}");
+    assert!(takes > 0);
+}
+
+/// Without overrun counts nothing is counted: `None`, and `Display` says so;
+/// a hub keeps no counts either.
+#[test]
+fn coalesced_is_none_without_counts() {
+    let (tx, mut rx) = eventsig::channel::<()>(1).unwrap();
+    for _ in 0..5 {
+        tx.raise(sig(3)).unwrap();
+    }
+    rx.take_signals_counted();
+    let st = rx.stats();
+    assert_eq!((st.raised, st.coalesced), (1, None));
+    assert!(st.to_string().contains("coalesced not counted"), "{st}");
+
+    let (hub, mut hrx) = eventsig::hub::<()>(1).unwrap();
+    let raiser = hub.raiser();
+    raiser.raise(sig(3)).unwrap();
+    raiser.raise(sig(3)).unwrap();
+    hrx.take_signals();
+    assert_eq!((hrx.stats().raised, hrx.stats().coalesced), (1, None));
+
+    let (tx, mut rx) = counted();
+    tx.raise(sig(3)).unwrap();
+    tx.raise(sig(3)).unwrap();
+    rx.take_signals();
+    let st = rx.stats();
+    assert!(st.to_string().contains("raised 1 coalesced 1 sent"), "{st}");
+}
+
+// ---------------------------------------------------------------------------
 // The blocked-signal mask (`Receiver::block`, `unblock`, `blocked`).
 // ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ use eventsig::tokio::AsyncReceiver;
 use eventsig::{Delivery, Sender, Signal, SignalSet};
 use futures_core::Stream;
 use tokio::runtime::{Builder, Runtime};
+use tokio::time::timeout;
 
 /// Timeout of every await and every OS-thread hand-off: reaching it means a
 /// wake-up was lost.
@@ -31,6 +32,11 @@ const LONG: Duration = Duration::from_secs(10);
 /// Ping-pong rounds: each one sends the consumer to sleep (or racing towards
 /// it) once more.
 const ROUNDS: u64 = 2000;
+
+/// How long a wait must stay pending to count as "not woken" (for a
+/// blocked signal): a negative check, bounded; a wrong wake-up comes in
+/// microseconds.
+const SHORT: Duration = Duration::from_millis(50);
 
 /// Every scenario runs on both runtime flavors, as a spawned task (which
 /// also shows that the futures are `Send`).
@@ -63,6 +69,9 @@ on_both_runtimes!(
     pending_before_registration_after_a_passthrough,
     an_idle_poll_neither_spins_nor_wakes_itself,
     recv_does_not_spin_on_an_untaken_signal,
+    blocked_signal_does_not_end_wait_until_unblocked,
+    unblock_wakes_a_task_parked_in_poll_wait,
+    values_and_counts_are_forwarded,
 );
 
 fn current_thread() -> Runtime {
@@ -619,6 +628,177 @@ async fn recv_does_not_spin_on_an_untaken_signal() {
     assert!(
         rx.take_signals().contains(sig(7)),
         "the signal is still there"
+    );
+}
+
+/// The mask through the wrapper (`block`, `unblock`, `blocked`): a blocked
+/// signal raised by an OS thread while the task waits does not end the wait
+/// (and the takes leave it out); unblocked, the next `wait` returns for it
+/// at once; an unblocked signal still wakes a wait while another stays
+/// blocked.
+async fn blocked_signal_does_not_end_wait_until_unblocked() {
+    let (tick, stop) = (sig(1), sig(2));
+    let (tx, rx) = eventsig::channel::<u64>(4).unwrap();
+    let raiser = tx.raiser();
+    let mut rx = AsyncReceiver::new(rx).unwrap();
+    rx.block(SignalSet::from(tick));
+    assert_eq!(rx.blocked(), SignalSet::from(tick));
+
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (step_tx, step_rx) = mpsc::channel::<&'static str>();
+    let producer = thread::spawn(move || {
+        let go = || go_rx.recv_timeout(LONG).expect("the task went to sleep");
+        go();
+        raiser.raise(tick).unwrap();
+        step_tx.send("blocked raise").unwrap();
+        go();
+        raiser.raise(tick).unwrap();
+        raiser.raise(stop).unwrap();
+        step_tx.send("unblocked raise").unwrap();
+        drop(tx);
+    });
+
+    // The wait is pending when the thread raises the blocked signal, and
+    // stays pending.
+    let mut wait = Box::pin(rx.wait());
+    let waited = timeout(SHORT, pending_then_go(&mut wait, &go_tx)).await;
+    assert!(waited.is_err(), "wait returned for a blocked signal");
+    assert_eq!(step_rx.recv_timeout(LONG), Ok("blocked raise"));
+    // Raised before the wait below began: it must not return for it either.
+    assert!(
+        timeout(SHORT, &mut wait).await.is_err(),
+        "wait returned for a blocked signal"
+    );
+    drop(wait);
+    assert!(
+        rx.pending_signals().is_empty(),
+        "a blocked signal is hidden"
+    );
+    assert!(
+        rx.take_signals().is_empty(),
+        "a take reported a blocked signal"
+    );
+
+    // Unblocked: pending and visible, the next wait returns at once.
+    rx.unblock(SignalSet::from(tick));
+    assert!(rx.blocked().is_empty());
+    within("wait after unblock", rx.wait()).await.unwrap();
+    assert_eq!(rx.take_signals(), SignalSet::from(tick));
+
+    // Blocked again: the unblocked `stop` wakes the wait; `tick` is left.
+    rx.block(SignalSet::from(tick));
+    within(
+        "wait for an unblocked signal",
+        pending_then_go(Box::pin(rx.wait()), &go_tx),
+    )
+    .await
+    .unwrap();
+    assert_eq!(step_rx.recv_timeout(LONG), Ok("unblocked raise"));
+    producer.join().unwrap();
+    assert_eq!(rx.take_signals(), SignalSet::from(stop));
+    rx.unblock(SignalSet::ALL);
+    assert_eq!(
+        rx.take_signals(),
+        SignalSet::from(tick),
+        "kept while blocked"
+    );
+}
+
+/// `unblock` between two polls of a hand-written future: the poll parked the
+/// receiver and returned `Pending` with a blocked signal pending; the unblock
+/// (`&mut self`, so no poll is running) makes the fd readable, so the waker
+/// the poll left is woken without another poll.
+async fn unblock_wakes_a_task_parked_in_poll_wait() {
+    let tick = sig(9);
+    let (tx, rx) = eventsig::channel::<u64>(4).unwrap();
+    let mut rx = AsyncReceiver::new(rx).unwrap();
+    rx.block(SignalSet::from(tick));
+    tx.raise(tick).unwrap();
+    let count = Arc::new(WakeCount::default());
+    {
+        let waker = Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        assert!(
+            rx.poll_wait(&mut cx).is_pending(),
+            "ready for a blocked signal"
+        );
+    }
+    for _ in 0..3 {
+        tokio::task::yield_now().await; // lets the reactor run
+    }
+    assert_eq!(
+        count.0.load(Ordering::Relaxed),
+        0,
+        "woken for a blocked signal"
+    );
+
+    rx.unblock(SignalSet::from(tick));
+    within("the kept waker woken by the unblock", async {
+        while count.0.load(Ordering::Relaxed) == 0 {
+            tokio::task::yield_now().await; // lets the reactor run
+        }
+    })
+    .await;
+    within("wait after unblock", rx.wait()).await.unwrap();
+    assert_eq!(rx.take_signals(), SignalSet::from(tick));
+    drop(tx);
+}
+
+/// `take_signals_with` and `take_signals_counted` through the wrapper: the
+/// latest values of signals raised with values by an OS thread (entries of
+/// signals not taken left alone), and the raise counts of a counting
+/// channel, accumulated while the signal was blocked.
+async fn values_and_counts_are_forwarded() {
+    let (balloon, plain) = (sig(4), sig(5));
+    let (tx, rx) = eventsig::channel::<u64>(4).unwrap();
+    let mut rx = AsyncReceiver::new(rx).unwrap();
+    let raiser = tx.raiser();
+    thread::spawn(move || {
+        raiser.raise_with(balloon, 768).unwrap();
+        raiser.raise_with(balloon, 512).unwrap();
+        raiser.raise(plain).unwrap();
+    })
+    .join()
+    .unwrap();
+    within("wait for the values", rx.wait()).await.unwrap();
+    let mut values = [Some(7); 64];
+    let taken = rx.take_signals_with(&mut values);
+    assert_eq!(taken, SignalSet::from(balloon) | plain);
+    assert_eq!(
+        (values[4], values[5], values[6]),
+        (Some(512), None, Some(7))
+    );
+    drop(tx);
+
+    const N: u32 = 37;
+    let tick = sig(11);
+    let (tx, rx) = eventsig::builder()
+        .overrun_counts(true)
+        .build::<u64>()
+        .unwrap();
+    let mut rx = AsyncReceiver::new(rx).unwrap();
+    rx.block(SignalSet::from(tick));
+    let raiser = tx.raiser();
+    thread::spawn(move || {
+        for _ in 0..N {
+            raiser.raise(tick).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    assert!(rx.take_signals_counted().is_empty(), "blocked: not taken");
+    rx.unblock(SignalSet::from(tick));
+    within("wait for the counted signal", rx.wait())
+        .await
+        .unwrap();
+    let taken = rx.take_signals_counted();
+    assert_eq!(taken.signals(), SignalSet::from(tick));
+    assert_eq!((taken.count(tick), taken.overruns(tick)), (N, N - 1));
+    tx.raise(tick).unwrap();
+    assert_eq!(
+        rx.take_signals_counted().count(tick),
+        1,
+        "reset by the take"
     );
 }
 

@@ -1,7 +1,9 @@
 //! Fuzzes the channel against the reference model: the input bytes decode to
-//! a capacity and an operation sequence (`harness::decode`), which runs on a
-//! real channel and on the model of `tests/model/reference.rs`, comparing
-//! every observable answer (the same harness as `tests/model.rs`).
+//! the channel's options (capacity, drop-oldest policy, overrun counts) and
+//! an operation sequence (`harness::decode`; it includes the mask, latest
+//! values and counted takes), which runs on a real channel and on the model
+//! of `tests/model/reference.rs`, comparing every observable answer (the
+//! same harness as `tests/model.rs`).
 
 #![no_main]
 
@@ -13,6 +15,6 @@ mod reference;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let (cap, ops) = harness::decode(data);
-    harness::run(cap, &ops);
+    let (options, ops) = harness::decode(data);
+    harness::run_with(options, &ops);
 });

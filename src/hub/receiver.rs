@@ -484,6 +484,8 @@ impl<T> HubReceiver<T> {
     pub fn stats(&self) -> Stats {
         let mut s = Stats {
             raised: self.signals_taken + self.pending_signals().len() as u64,
+            // A hub keeps no overrun counts.
+            coalesced: None,
             sent: self.retired.sent,
             dropped: self.retired.dropped,
             delivered: self.retired.delivered,

@@ -14,12 +14,37 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use eventsig::{Delivery, Overflow, RaiseError, Raiser, Receiver, SendError, Sender, Signal};
-use eventsig::{Run, Stats, TryRecvError};
+use eventsig::{OverflowPolicy, Run, SignalSet, Stats, TryRecvError};
 
 use crate::reference::{MDelivery, MOverflow, MRecv, MSend, MStats, Model};
 
 /// Raiser handles a sequence can hold at once.
 pub const RAISERS: usize = 3;
+
+/// What the channel under test is built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// The ring's capacity (1..=8 in the generated runs).
+    pub cap: usize,
+    /// `Builder::overflow_policy(OverflowPolicy::DropOldest)`.
+    pub drop_oldest: bool,
+    /// `Builder::overrun_counts(true)`.
+    pub counts: bool,
+}
+
+impl Options {
+    /// The default channel of capacity `cap`.
+    pub fn plain(cap: usize) -> Options {
+        Options {
+            cap,
+            drop_oldest: false,
+            counts: false,
+        }
+    }
+}
+
+/// What `take_signals_with` finds in an entry it must leave alone.
+const UNTOUCHED: Option<u64> = Some(0xDEAD_BEEF);
 
 /// One step of a sequence. Ops that need a handle that is gone are skipped
 /// (by both sides).
@@ -27,6 +52,8 @@ pub const RAISERS: usize = 3;
 pub enum Op {
     /// `Sender::send`.
     Send(u32),
+    /// `Sender::send_iter` of `n` payloads `base`, `base + 1`, ...
+    SendIter(u8, u32),
     /// `Sender::raise`.
     Raise(u32),
     /// `Raiser::raise` on raiser slot `k`.
@@ -37,7 +64,19 @@ pub enum Op {
     CloneRaiser(usize, usize),
     /// Drops the raiser in slot `k`.
     DropRaiser(usize),
+    /// `Sender::raise_with`.
+    RaiseWith(u32, u64),
+    /// `Raiser::raise_with` on raiser slot `k`.
+    RaiseWithFromRaiser(usize, u32, u64),
     TakeSignals,
+    /// `Receiver::take_signals_with` into the table the run keeps.
+    TakeSignalsWith,
+    /// `Receiver::take_signals_counted`.
+    TakeSignalsCounted,
+    /// `Receiver::block` of these signal bits.
+    Block(u64),
+    /// `Receiver::unblock` of these signal bits.
+    Unblock(u64),
     PendingSignals,
     TryRecv,
     /// `Receiver::drain`: takes the first `limit` items (all if `None`), then
@@ -144,6 +183,7 @@ impl std::fmt::Display for At {
 }
 
 struct Runner {
+    options: Options,
     tx: Option<Sender<Payload>>,
     rx: Option<Receiver<Payload>>,
     raisers: [Option<Raiser>; RAISERS],
@@ -162,18 +202,41 @@ struct Runner {
     lost: u64,
     /// Op index, for messages.
     at: usize,
+    /// The latest-value tables `take_signals_with` writes: real and model.
+    values: [Option<u64>; 64],
+    model_values: [Option<u64>; 64],
 }
 
 impl Runner {
-    fn new(cap: usize) -> Runner {
-        let (tx, rx) = eventsig::channel::<Payload>(cap).expect("channel");
+    fn new(options: Options) -> Runner {
+        let cap = options.cap;
+        let policy = if options.drop_oldest {
+            OverflowPolicy::DropOldest
+        } else {
+            OverflowPolicy::DropNewest
+        };
+        let (tx, rx) = if options == Options::plain(cap) {
+            eventsig::channel::<Payload>(cap).expect("channel")
+        } else {
+            eventsig::builder()
+                .capacity(cap)
+                .overflow_policy(policy)
+                .overrun_counts(options.counts)
+                .build::<Payload>()
+                .expect("channel")
+        };
         assert_eq!(tx.capacity(), cap);
         assert_eq!(rx.capacity(), cap);
+        assert_eq!(
+            (tx.overflow_policy(), rx.overflow_policy()),
+            (policy, policy)
+        );
         Runner {
+            options,
             tx: Some(tx),
             rx: Some(rx),
             raisers: [None, None, None],
-            model: Model::new(cap),
+            model: Model::with_options(cap, options.drop_oldest, options.counts),
             live: Rc::new(Cell::new(0)),
             last_overflow: None,
             fd: None,
@@ -183,6 +246,8 @@ impl Runner {
             received: 0,
             lost: 0,
             at: 0,
+            values: [UNTOUCHED; 64],
+            model_values: [UNTOUCHED; 64],
         }
     }
 
@@ -220,6 +285,18 @@ impl Runner {
             Op::Send(v) => {
                 if let Some(tx) = self.tx.as_mut() {
                     Self::send(tx, m, &self.live, v, at);
+                }
+            }
+            Op::SendIter(n, base) => {
+                if let Some(tx) = self.tx.as_mut() {
+                    let payloads: Vec<u32> =
+                        (0..u32::from(n)).map(|i| base.wrapping_add(i)).collect();
+                    let live = &self.live;
+                    let mut items = payloads.iter().map(|&v| Payload::new(v, live));
+                    let sent = tx.send_iter(&mut items);
+                    let rest: Vec<u32> = items.map(|p| p.value).collect();
+                    assert_eq!(sent, m.send_iter(&payloads), "{at}: send_iter({n})");
+                    assert_eq!(rest, payloads[sent..], "{at}: send_iter left over");
                 }
             }
             Op::Raise(s) => {
@@ -261,12 +338,74 @@ impl Runner {
                     m.drop_raiser();
                 }
             }
+            Op::RaiseWith(s, v) => {
+                if let Some(tx) = self.tx.as_ref() {
+                    assert_eq!(
+                        raise_result(tx.raise_with(signal(s), v)),
+                        m.raise_with(s, v),
+                        "{at}: Sender::raise_with({s}, {v})"
+                    );
+                }
+            }
+            Op::RaiseWithFromRaiser(k, s, v) => {
+                if let Some(r) = self.raisers[k % RAISERS].as_ref() {
+                    assert_eq!(
+                        raise_result(r.raise_with(signal(s), v)),
+                        m.raise_with(s, v),
+                        "{at}: Raiser[{k}]::raise_with({s}, {v})"
+                    );
+                }
+            }
             Op::TakeSignals => {
                 if let Some(rx) = self.rx.as_mut() {
                     let got = rx.take_signals();
                     let want = m.take_signals();
                     assert_eq!(got.bits(), want, "{at}: take_signals");
                     assert_eq!(got.len(), want.count_ones() as usize, "{at}: len");
+                }
+            }
+            Op::TakeSignalsWith => {
+                if let Some(rx) = self.rx.as_mut() {
+                    let got = rx.take_signals_with(&mut self.values);
+                    let want = m.take_signals_with(&mut self.model_values);
+                    assert_eq!(got.bits(), want, "{at}: take_signals_with");
+                    assert_eq!(self.values, self.model_values, "{at}: values");
+                }
+            }
+            Op::TakeSignalsCounted => {
+                if let Some(rx) = self.rx.as_mut() {
+                    let got: Vec<(u32, u64)> = rx
+                        .take_signals_counted()
+                        .iter()
+                        .map(|(s, n)| (s.number(), u64::from(n)))
+                        .collect();
+                    let want = m.take_signals_counted();
+                    assert_eq!(got, want, "{at}: take_signals_counted");
+                }
+            }
+            Op::Block(bits) => {
+                if let Some(rx) = self.rx.as_mut() {
+                    rx.block(SignalSet::from_bits(bits));
+                    m.block(bits);
+                }
+            }
+            Op::Unblock(bits) => {
+                if let Some(rx) = self.rx.as_mut() {
+                    let visible = m.pending_signals();
+                    #[cfg(miri)]
+                    let _ = visible;
+                    rx.unblock(SignalSet::from_bits(bits));
+                    parks_here = m.unblock(bits);
+                    // Awake with the fd handed out: signals made visible
+                    // make the fd readable (the receiver writes it itself).
+                    #[cfg(not(miri))]
+                    if m.exposed() && !m.armed() && m.pending_signals() & !visible != 0 {
+                        let fd = self.fd.expect("exposed");
+                        assert!(
+                            readable(fd),
+                            "{at}: unblocked pending signals, fd not readable"
+                        );
+                    }
                 }
             }
             Op::PendingSignals => {
@@ -414,6 +553,7 @@ impl Runner {
                     let want = m.stats();
                     let got = MStats {
                         raised: s.raised,
+                        coalesced: s.coalesced,
                         sent: s.sent,
                         dropped: s.dropped,
                         delivered: s.delivered,
@@ -476,6 +616,7 @@ impl Runner {
             m.pending_signals(),
             "{at}: pending signals"
         );
+        assert_eq!(rx.blocked().bits(), m.blocked(), "{at}: blocked");
         assert_eq!(
             rx.overflow().map(|o| o.lost()),
             m.overflow().map(|o| o.lost),
@@ -484,6 +625,7 @@ impl Runner {
         let s = rx.stats();
         let got = MStats {
             raised: s.raised,
+            coalesced: s.coalesced,
             sent: s.sent,
             dropped: s.dropped,
             delivered: s.delivered,
@@ -560,10 +702,16 @@ impl Runner {
     }
 }
 
-/// Runs `ops` on a channel of capacity `cap` and on the model; panics on the
-/// first difference.
+/// Runs `ops` on a default channel of capacity `cap` and on the model;
+/// panics on the first difference.
 pub fn run(cap: usize, ops: &[Op]) {
-    let mut r = Runner::new(cap);
+    run_with(Options::plain(cap), ops);
+}
+
+/// Runs `ops` on a channel built with `options` and on the model; panics on
+/// the first difference.
+pub fn run_with(options: Options, ops: &[Op]) {
+    let mut r = Runner::new(options);
     for (i, op) in ops.iter().enumerate() {
         r.at = i;
         r.step(op);
@@ -605,16 +753,37 @@ impl<'a> Bytes<'a> {
             u32::from(b) % 64
         }
     }
+
+    /// A set of signals for the mask: mostly of 0..6, sometimes all.
+    pub fn signal_bits(&mut self) -> u64 {
+        let b = self.u8();
+        if b == 0xFF {
+            u64::MAX
+        } else {
+            u64::from(b & 0x3F) | (u64::from(b >> 6) << 62)
+        }
+    }
+
+    /// A value for `raise_with`: small, so values repeat.
+    pub fn value(&mut self) -> u64 {
+        u64::from(self.u8())
+    }
 }
 
-/// Decodes fuzz input: one byte of capacity (1..=8), then ops, each a tag
+/// Decodes fuzz input: one byte of configuration (bits 0-2: capacity
+/// 1..=8; bit 3: drop-oldest; bit 4: overrun counts), then ops, each a tag
 /// byte and its arguments.
-pub fn decode(data: &[u8]) -> (usize, Vec<Op>) {
+pub fn decode(data: &[u8]) -> (Options, Vec<Op>) {
     let mut b = Bytes::new(data);
-    let cap = 1 + usize::from(b.u8() % 8);
+    let c = b.u8();
+    let options = Options {
+        cap: 1 + usize::from(c % 8),
+        drop_oldest: c & 8 != 0,
+        counts: c & 16 != 0,
+    };
     let mut ops = Vec::new();
     while !b.is_empty() {
-        let op = match b.u8() % 20 {
+        let op = match b.u8() % 27 {
             0..=2 => Op::Send(b.u32()),
             3 => Op::Raise(b.signal()),
             4 => Op::RaiseFromRaiser(usize::from(b.u8()), b.signal()),
@@ -647,6 +816,13 @@ pub fn decode(data: &[u8]) -> (usize, Vec<Op>) {
             16 => Op::Stats,
             17 => Op::WaitZero,
             18 => Op::Expose,
+            19 => Op::RaiseWith(b.signal(), b.value()),
+            25 => Op::SendIter(b.u8() % 10, b.u32()),
+            20 => Op::RaiseWithFromRaiser(usize::from(b.u8()), b.signal(), b.value()),
+            21 => Op::TakeSignalsWith,
+            22 => Op::TakeSignalsCounted,
+            23 => Op::Block(b.signal_bits()),
+            24 => Op::Unblock(b.signal_bits()),
             _ => match b.u8() % 4 {
                 0 => Op::CloseReceiver,
                 1 | 2 => Op::CloseSender,
@@ -655,5 +831,5 @@ pub fn decode(data: &[u8]) -> (usize, Vec<Op>) {
         };
         ops.push(op);
     }
-    (cap, ops)
+    (options, ops)
 }

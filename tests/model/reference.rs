@@ -18,6 +18,36 @@
 //! A drain also frees its slots only when it is dropped (one publication per
 //! batch), so events it has taken still occupy the ring until then.
 //!
+//! # Drop-oldest (`OverflowPolicy::DropOldest`)
+//!
+//! Every send is accepted and gets the next sequence number; the ring keeps
+//! the newest `capacity` attempts. A send when the attempt `capacity` places
+//! back is still unread evicts it (a drop). The consumer's position `head`
+//! moves with every event it takes (also inside an open drain: a taken event
+//! is the consumer's at once, so the producer can no longer evict it). At
+//! `head`, the consumer finds either its event or, if `head` is below
+//! `next_seq - capacity`, that every attempt from `head` up to there was
+//! evicted: one `Lost { first: head, count }` right before the oldest
+//! surviving event. That gap may reach past the attempts pending when a
+//! drain began (the drain reports the losses as they stand when it gets
+//! there), but the drain never yields an event sent after it began. The
+//! sender's free-slot count sees the consumer's position as published: after
+//! each `try_recv` and when a drain is dropped.
+//!
+//! # Signals
+//!
+//! A raise makes its signal pending (S2: merging with a pending one; counted
+//! by `raised` only when it made the signal pending). The mask
+//! (`block`/`unblock`) hides blocked signals from the takes, from
+//! `pending_signals` and from readiness; they stay pending and keep their
+//! counts and values. `raise_with` stores the signal's latest value before
+//! raising; a take with values writes the latest value of each signal it
+//! takes (`None` if it never had one) and leaves the other entries alone.
+//! With overrun counts, each raise adds one to its signal's count, and each
+//! take (any kind) reports and resets the counts of what it takes; the
+//! merges it reports (count - 1 each) add up in `Stats::coalesced`. Without
+//! counts each signal taken counts 1 and `coalesced` is not counted.
+//!
 //! Shared by `tests/model.rs` (proptest) and `fuzz/fuzz_targets/ops.rs`
 //! (cargo-fuzz) through `#[path]`.
 
@@ -60,6 +90,7 @@ pub struct MOverflow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MStats {
     pub raised: u64,
+    pub coalesced: Option<u64>,
     pub sent: u64,
     pub dropped: u64,
     pub delivered: u64,
@@ -89,9 +120,24 @@ struct OpenDrain {
     taken_events: usize,
 }
 
+/// The drop-oldest ring's state (see the module docs).
+#[derive(Debug, Clone)]
+struct Oldest {
+    /// The consumer's next position.
+    head: u64,
+    /// `head` as the sender sees it (for `free_slots`).
+    published: u64,
+    /// Accepted events neither taken nor evicted, in order: `(seq, payload)`.
+    live: VecDeque<(u64, u32)>,
+    /// The open drain's end: the next sequence number when it began.
+    snap: Option<u64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Model {
     cap: usize,
+    /// `Some` for a drop-oldest channel; then `stream` and `stored` are unused.
+    oldest: Option<Oldest>,
     stream: VecDeque<Item>,
     /// Accepted events in `stream`.
     stored: usize,
@@ -100,6 +146,14 @@ pub struct Model {
     acked: u64,
     signals: u64,
     raised: u64,
+    /// Blocked signals.
+    blocked: u64,
+    /// Latest value of each signal (`raise_with`).
+    values: [Option<u64>; 64],
+    /// Raises of each signal since its last take, on a counting channel.
+    counts: Option<[u64; 64]>,
+    /// Merged raises the takes reported (counting channel).
+    coalesced: u64,
     delivered: u64,
     sender_alive: bool,
     raisers: usize,
@@ -115,9 +169,21 @@ pub struct Model {
 
 impl Model {
     pub fn new(cap: usize) -> Model {
+        Model::with_options(cap, false, false)
+    }
+
+    /// A channel of `cap` with the drop-oldest policy if `drop_oldest`, and
+    /// overrun counts if `counts`.
+    pub fn with_options(cap: usize, drop_oldest: bool, counts: bool) -> Model {
         assert!(cap > 0);
         Model {
             cap,
+            oldest: drop_oldest.then(|| Oldest {
+                head: 0,
+                published: 0,
+                live: VecDeque::new(),
+                snap: None,
+            }),
             stream: VecDeque::new(),
             stored: 0,
             next_seq: 0,
@@ -125,6 +191,10 @@ impl Model {
             acked: 0,
             signals: 0,
             raised: 0,
+            blocked: 0,
+            values: [None; 64],
+            counts: counts.then_some([0; 64]),
+            coalesced: 0,
             delivered: 0,
             sender_alive: true,
             raisers: 0,
@@ -162,6 +232,19 @@ impl Model {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        if let Some(o) = self.oldest.as_mut() {
+            // The attempt `cap` places back leaves the ring now; if the
+            // consumer has not taken it, it is evicted.
+            if let Some(back) = seq.checked_sub(self.cap as u64) {
+                if back >= o.head {
+                    let (evicted, _) = o.live.pop_front().expect("an unread event");
+                    assert_eq!(evicted, back, "the oldest unread event");
+                    self.dropped += 1;
+                }
+            }
+            o.live.push_back((seq, payload));
+            return MSend::Ok;
+        }
         if self.occupied() == self.cap {
             self.dropped += 1;
             // A gap an open drain covers is not extended: the drain reports
@@ -184,8 +267,28 @@ impl Model {
         MSend::Ok
     }
 
+    /// `send_iter`: sends while there is room, evicting and dropping
+    /// nothing; the payloads that do not fit are not attempts. Returns how
+    /// many were sent (0 once the receiver is gone).
+    pub fn send_iter(&mut self, payloads: &[u32]) -> usize {
+        assert!(self.sender_alive);
+        if !self.receiver_alive {
+            return 0;
+        }
+        let sent = payloads.len().min(self.free_slots());
+        for &p in &payloads[..sent] {
+            let dropped = self.dropped;
+            assert_eq!(self.send(p), MSend::Ok);
+            assert_eq!(self.dropped, dropped, "send_iter evicts nothing");
+        }
+        sent
+    }
+
     pub fn free_slots(&self) -> usize {
-        self.cap - self.occupied()
+        match &self.oldest {
+            Some(o) => self.cap - (self.next_seq - o.published).min(self.cap as u64) as usize,
+            None => self.cap - self.occupied(),
+        }
     }
 
     /// `Err(())`: the receiver is gone.
@@ -199,7 +302,19 @@ impl Model {
             self.raised += 1;
         }
         self.signals |= bit;
+        if let Some(counts) = self.counts.as_mut() {
+            counts[signal as usize] += 1;
+        }
         Ok(())
+    }
+
+    /// `raise_with`: the value is stored, then the signal raised.
+    pub fn raise_with(&mut self, signal: u32, value: u64) -> Result<(), ()> {
+        if !self.receiver_alive {
+            return Err(());
+        }
+        self.values[signal as usize] = Some(value);
+        self.raise(signal)
     }
 
     pub fn add_raiser(&mut self) {
@@ -236,15 +351,101 @@ impl Model {
         !self.sender_alive && self.raisers == 0
     }
 
+    /// The pending signals not blocked.
     pub fn pending_signals(&self) -> u64 {
-        self.signals
+        self.signals & !self.blocked
+    }
+
+    pub fn blocked(&self) -> u64 {
+        self.blocked
+    }
+
+    pub fn block(&mut self, set: u64) {
+        self.blocked |= set;
+    }
+
+    /// Unblocks `set`; returns whether the receiver parks again: it was
+    /// parked for an epoll caller and something was unblocked.
+    pub fn unblock(&mut self, set: u64) -> bool {
+        let unblocked = self.blocked & set;
+        self.blocked &= !set;
+        unblocked != 0 && self.armed
+    }
+
+    /// Takes the pending signals not blocked, with the raises each stands
+    /// for (1 each without counts), in signal order.
+    pub fn take_signals_counted(&mut self) -> Vec<(u32, u64)> {
+        self.take().1
     }
 
     pub fn take_signals(&mut self) -> u64 {
-        std::mem::take(&mut self.signals)
+        self.take().0
+    }
+
+    /// Every take: the signals taken, and their counts, which it resets.
+    fn take(&mut self) -> (u64, Vec<(u32, u64)>) {
+        let taken = self.signals & !self.blocked;
+        self.signals &= self.blocked;
+        let mut report = Vec::new();
+        for n in 0..64u32 {
+            if taken & (1 << n) == 0 {
+                continue;
+            }
+            let count = match self.counts.as_mut() {
+                Some(counts) => {
+                    let c = std::mem::take(&mut counts[n as usize]);
+                    // Single-threaded, a pending signal was raised since the
+                    // take before.
+                    assert!(c >= 1);
+                    self.coalesced += c - 1;
+                    c
+                }
+                None => 1,
+            };
+            report.push((n, count));
+        }
+        (taken, report)
+    }
+
+    /// Takes the pending signals not blocked, writing the latest value of
+    /// each into `out`.
+    pub fn take_signals_with(&mut self, out: &mut [Option<u64>; 64]) -> u64 {
+        let taken = self.take_signals();
+        for (n, v) in out.iter_mut().enumerate() {
+            if taken & (1 << n) != 0 {
+                *v = self.values[n];
+            }
+        }
+        taken
+    }
+
+    /// The drop-oldest consumer's step at `head` (which is below the tail).
+    fn step_oldest(o: &mut Oldest, next_seq: u64, cap: usize, delivered: &mut u64) -> MDelivery {
+        let lo = next_seq.saturating_sub(cap as u64);
+        if o.head < lo {
+            let d = MDelivery::Lost {
+                first: o.head,
+                count: lo - o.head,
+            };
+            o.head = lo;
+            return d;
+        }
+        let (seq, payload) = o.live.pop_front().expect("head is below the tail");
+        assert_eq!(seq, o.head, "the event at head");
+        o.head += 1;
+        *delivered += 1;
+        MDelivery::Event(payload)
     }
 
     fn pop(&mut self) -> Option<MDelivery> {
+        if let Some(o) = self.oldest.as_mut() {
+            if o.head >= self.next_seq {
+                return None;
+            }
+            let d = Self::step_oldest(o, self.next_seq, self.cap, &mut self.delivered);
+            o.published = o.head;
+            return Some(d);
+        }
         let item = self.stream.pop_front()?;
         if let Item::Event { .. } = item {
             self.stored -= 1;
@@ -269,6 +470,10 @@ impl Model {
     pub fn begin_drain(&mut self) {
         assert!(self.drain.is_none());
         self.armed = false;
+        if let Some(o) = self.oldest.as_mut() {
+            assert!(o.snap.is_none());
+            o.snap = Some(self.next_seq);
+        }
         self.drain = Some(OpenDrain {
             horizon: self.stream.len(),
             taken_events: 0,
@@ -277,6 +482,18 @@ impl Model {
 
     pub fn drain_next(&mut self) -> Option<MDelivery> {
         let mut drain = self.drain.expect("no open drain");
+        if let Some(o) = self.oldest.as_mut() {
+            let end = o.snap.expect("no open drain");
+            if o.head >= end {
+                return None;
+            }
+            return Some(Self::step_oldest(
+                o,
+                self.next_seq,
+                self.cap,
+                &mut self.delivered,
+            ));
+        }
         if drain.horizon == 0 {
             return None;
         }
@@ -291,6 +508,12 @@ impl Model {
 
     pub fn end_drain(&mut self) {
         self.drain.take().expect("no open drain");
+        if let Some(o) = self.oldest.as_mut() {
+            o.snap = None;
+            o.published = o.head;
+            self.armed = self.exposed;
+            return;
+        }
         // Gaps split at the drain's horizon are one gap again.
         let mut merged: VecDeque<Item> = VecDeque::with_capacity(self.stream.len());
         for item in self.stream.drain(..) {
@@ -326,6 +549,7 @@ impl Model {
     pub fn stats(&self) -> MStats {
         MStats {
             raised: self.raised,
+            coalesced: self.counts.is_some().then_some(self.coalesced),
             sent: self.next_seq,
             dropped: self.dropped,
             delivered: self.delivered,
@@ -334,7 +558,15 @@ impl Model {
 
     /// Something is pending: a signal, an event, a gap, or the close.
     pub fn ready(&self) -> bool {
-        self.signals != 0 || !self.stream.is_empty() || self.is_closed()
+        self.pending_signals() != 0 || self.events_pending() || self.is_closed()
+    }
+
+    /// An event or a gap is pending.
+    fn events_pending(&self) -> bool {
+        match &self.oldest {
+            Some(o) => o.head < self.next_seq,
+            None => !self.stream.is_empty(),
+        }
     }
 
     /// What `wait(Some(Duration::ZERO))` answers. It wakes the receiver and
@@ -370,7 +602,10 @@ impl Model {
     /// the ring is alive, none once both are gone.
     pub fn live_payloads(&self) -> usize {
         if self.sender_alive || self.receiver_alive {
-            self.stored
+            match &self.oldest {
+                Some(o) => o.live.len(),
+                None => self.stored,
+            }
         } else {
             0
         }
