@@ -2,7 +2,7 @@
 //! channel-level signal rules: S1 (a raised signal is never lost) and S2
 //! (raises between two takes are reported once).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -884,20 +884,32 @@ fn counts_of_a_class_are_its_drops() {
 
 /// Raisers on several threads while the consumer takes with counts: every
 /// raise is counted by exactly one take (the sum is the number of raises),
-/// and a signal reported counts at least 1.
+/// and a signal reported counts at least 1. The raisers wait half-way for a
+/// take that found some of their raises, so the counts are always split
+/// between takes made while raisers run (a loaded machine could otherwise
+/// run every raiser to the end before the first take).
 #[test]
 fn counts_threads_every_raise_is_counted_exactly_once() {
     const THREADS: u32 = 4;
     let per_thread = scaled(50_000, 100) as u64;
     let (tx, mut rx) = counted();
     let start = Arc::new(Barrier::new(THREADS as usize + 1));
+    let mid_take = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
             let raiser = tx.raiser();
             let start = Arc::clone(&start);
+            let mid_take = Arc::clone(&mid_take);
             thread::spawn(move || {
                 start.wait();
                 for i in 0..per_thread {
+                    if i == per_thread / 2 {
+                        let deadline = Instant::now() + Duration::from_secs(30);
+                        while !mid_take.load(Ordering::Acquire) {
+                            assert!(Instant::now() < deadline, "no take half-way");
+                            thread::yield_now();
+                        }
+                    }
                     // A signal of its own and one shared by all threads.
                     raiser.raise(sig(t)).unwrap();
                     if i % 2 == 0 {
@@ -908,7 +920,6 @@ fn counts_threads_every_raise_is_counted_exactly_once() {
         })
         .collect();
     let mut totals = [0u64; 64];
-    let mut takes = 0u64;
     let mut add = |taken: eventsig::SignalCounts| {
         for (s, n) in taken.iter() {
             assert!(n >= 1, "{s:?} reported with count {n}");
@@ -919,6 +930,18 @@ fn counts_threads_every_raise_is_counted_exactly_once() {
         }
     };
     start.wait();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no raise arrived");
+        let taken = rx.take_signals_counted();
+        let found = !taken.is_empty();
+        add(taken);
+        if found {
+            break;
+        }
+    }
+    mid_take.store(true, Ordering::Release);
+    let mut takes = 1u64;
     while handles.iter().any(|h| !h.is_finished()) {
         add(rx.take_signals_counted());
         takes += 1;
@@ -931,7 +954,7 @@ fn counts_threads_every_raise_is_counted_exactly_once() {
         assert_eq!(totals[t as usize], per_thread, "signal {t}");
     }
     assert_eq!(totals[40], u64::from(THREADS) * per_thread.div_ceil(2));
-    assert!(takes > 0);
+    eprintln!("{takes} takes while raisers ran, then one after");
     assert!(rx.take_signals_counted().is_empty());
 }
 
