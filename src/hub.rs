@@ -78,8 +78,11 @@
 //! active list (after a pass that found nothing anywhere, or a few empty
 //! turns in a row) sets the ring's bit in a ready word (one `fetch_or`) and
 //! pays a second barrier. A pass of the receiver costs one load per 64
-//! slots plus the rings with work (and the rings that had work in the last
-//! few passes).
+//! slots plus the rings with work, and one load per ring that went idle
+//! since the receiver last parked: a receiver that never parks confirms
+//! those idle with a heavy barrier (`membarrier(2)`, which interrupts the
+//! senders' CPUs too) at most once a millisecond, so a ring stays on that
+//! list for about a millisecond after its last event.
 //!
 //! Memory: the slot table is allocated by [`HubBuilder::build`];
 //! [`Hub::add_sender`] allocates the new sender's ring (send, raise, drain,

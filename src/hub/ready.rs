@@ -53,8 +53,9 @@
 //! ring stays a suspect, re-checked (two loads) at the start of every pass,
 //! until the receiver has run `H` and re-checked it once more after it. `H`
 //! runs when the receiver parks (the wake-up protocol runs it anyway) and,
-//! while suspects exist, every [`COMMIT_PASSES`] passes of a receiver that
-//! never parks. With fences (the fallback barrier), in the single order `S`
+//! while suspects exist, at most once per [`COMMIT_INTERVAL`] for a receiver
+//! that never parks (it looks at the clock every [`COMMIT_PASSES`] passes).
+//! With fences (the fallback barrier), in the single order `S`
 //! of SeqCst fences:
 //!
 //! - **`L` reads a value from before `C`.** Take the first `H` after `C`.
@@ -110,10 +111,20 @@ use crossbeam_utils::CachePadded;
 
 use crate::sync::{AtomicU64, Ordering};
 
-/// Passes a receiver that never parks makes between two heavy barriers while
-/// it has suspects. A heavy barrier is `membarrier(2)`, ~10 µs on a virtual
-/// machine, so this keeps its cost near 10 ns a pass.
+/// Passes a receiver that never parks makes between two looks at the clock
+/// while it has suspects: at each, if [`COMMIT_INTERVAL`] has passed since
+/// the last commit, it commits them with a heavy barrier.
 pub(super) const COMMIT_PASSES: u32 = 1024;
+
+/// The least time between two heavy barriers of a receiver that never parks.
+/// A heavy barrier is `membarrier(2)`: ~10 µs on a virtual machine, and an
+/// interrupt on every CPU running one of the process's threads, the senders
+/// included. One every 1024 passes of a busy-polling receiver cut a hub's
+/// cross-thread throughput with 16 rings by about 6x (`benches/hub.rs`,
+/// `hub_spsc`); one per millisecond costs at most ~1% of the time, and a
+/// suspect stays one (re-checked at each pass, one load) for at most about
+/// that long.
+pub(super) const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Slots per ready word.
 pub(super) const WORD_BITS: usize = 64;

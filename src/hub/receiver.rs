@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::ready::{ones, Bits, COMMIT_PASSES};
+use super::ready::{ones, Bits, COMMIT_INTERVAL, COMMIT_PASSES};
 
 /// Turns in a row that find a ring empty, in passes that deliver something
 /// elsewhere, before the receiver deactivates it (an idle pass deactivates
@@ -102,6 +102,8 @@ pub struct HubReceiver<T> {
     /// The current pass has delivered something.
     pass_yielded: bool,
     passes_since_commit: u32,
+    /// When a receiver that never parks last committed its suspects.
+    last_commit: Instant,
     budget: usize,
     retired: Retired,
     signals_taken: u64,
@@ -138,6 +140,7 @@ impl<T> HubReceiver<T> {
             pass_open: false,
             pass_yielded: false,
             passes_since_commit: 0,
+            last_commit: Instant::now(),
             budget,
             retired: Retired::default(),
             signals_taken: 0,
@@ -515,11 +518,10 @@ impl<T> HubReceiver<T> {
         }
         if self.suspects.any() {
             self.passes_since_commit += 1;
-            if self.passes_since_commit >= COMMIT_PASSES {
+            if self.passes_since_commit >= COMMIT_PASSES && self.commit_due() {
                 // Bounds how long a ring stays a suspect while the receiver
                 // never parks (`ready.rs`).
                 self.core.doorbell.barrier.heavy();
-                self.passes_since_commit = 0;
                 self.recheck_suspects(true);
             } else {
                 self.recheck_suspects(false);
@@ -550,6 +552,19 @@ impl<T> HubReceiver<T> {
 
     /// After a heavy barrier whose re-check found nothing pending: every
     /// deactivation so far is trusted.
+    /// Every [`COMMIT_PASSES`] passes with suspects: whether the last
+    /// commit is [`COMMIT_INTERVAL`] old (then it counts as done now).
+    #[cold]
+    fn commit_due(&mut self) -> bool {
+        self.passes_since_commit = 0;
+        let now = Instant::now();
+        if now.duration_since(self.last_commit) < COMMIT_INTERVAL {
+            return false;
+        }
+        self.last_commit = now;
+        true
+    }
+
     fn commit_suspects(&mut self) {
         self.suspects.clear_all();
         self.passes_since_commit = 0;
