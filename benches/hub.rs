@@ -33,11 +33,17 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput,
+};
 use eventsig::hub::HubDelivery;
-use eventsig::Delivery;
+use eventsig::{Delivery, Sender};
 
-use common::{least_disturbed, pin_to_cpu, two_threads, Stall, CAPACITY};
+use common::{
+    check_sum, consume_batches, least_disturbed, pin_to_cpu, produce_with_credits, two_threads,
+    Stall, CAPACITY,
+};
 
 /// Items per iteration.
 const CHUNK: u64 = 1_000_000;
@@ -55,13 +61,38 @@ fn clean(run: impl Fn(u64) -> Duration) -> impl FnMut(u64) -> Duration {
     move |iters| least_disturbed(3, || run(iters * CHUNK)).0
 }
 
-/// Checks that the receiver got `0..n` once each, by their sum.
-fn check_sum(sum: u64, n: u64) {
-    let expected = (u128::from(n) * u128::from(n.saturating_sub(1)) / 2) as u64;
-    assert_eq!(black_box(sum), expected, "items lost or duplicated");
-}
-
 // ------------------------------------------------------- one thread, sends
+
+/// `n` sends of `0..n` round-robin over the senders `txs`, in batches that
+/// fill every ring at most half; only the sends are timed, and `drain`
+/// empties every ring between batches. `#[inline(always)]`, with `send` as
+/// an `impl FnMut`: each case compiles to its own loop, the send inlined.
+#[inline(always)]
+fn send_round_robin<S>(
+    txs: &mut [S],
+    n: u64,
+    mut send: impl FnMut(&mut S, u64),
+    mut drain: impl FnMut(),
+) -> Duration {
+    let senders = txs.len();
+    let per_batch = (CAPACITY / 2 * senders) as u64;
+    let (mut timed, mut i, mut k) = (Duration::ZERO, 0, 0);
+    while i < n {
+        let end = (i + per_batch).min(n);
+        let t = Instant::now();
+        while i < end {
+            send(&mut txs[k], i);
+            k += 1;
+            if k == senders {
+                k = 0;
+            }
+            i += 1;
+        }
+        timed += t.elapsed();
+        drain();
+    }
+    timed
+}
 
 /// `n` hub sends round-robin over `senders` rings; only the sends are timed.
 fn hub_send_st(senders: usize, n: u64) -> Duration {
@@ -74,22 +105,14 @@ fn hub_send_st(senders: usize, n: u64) -> Duration {
     let mut txs: Vec<_> = (0..senders)
         .map(|_| hub.add_sender().expect("a slot"))
         .collect();
-    let per_batch = (CAPACITY / 2 * senders) as u64;
-    let (mut timed, mut i, mut k) = (Duration::ZERO, 0, 0);
-    while i < n {
-        let end = (i + per_batch).min(n);
-        let t = Instant::now();
-        while i < end {
-            let _ = black_box(txs[k].send(black_box(i)));
-            k += 1;
-            if k == senders {
-                k = 0;
-            }
-            i += 1;
-        }
-        timed += t.elapsed();
-        while rx.drain().count() > 0 {}
-    }
+    let timed = send_round_robin(
+        &mut txs,
+        n,
+        |tx, i| {
+            let _ = black_box(tx.send(black_box(i)));
+        },
+        || while rx.drain().count() > 0 {},
+    );
     assert_eq!(rx.stats().dropped, 0);
     timed
 }
@@ -102,24 +125,18 @@ fn channel_send_st(channels: usize, n: u64) -> Duration {
     let (mut txs, mut rxs): (Vec<_>, Vec<_>) = (0..channels)
         .map(|_| eventsig::channel::<u64>(CAPACITY).expect("channel"))
         .unzip();
-    let per_batch = (CAPACITY / 2 * channels) as u64;
-    let (mut timed, mut i, mut k) = (Duration::ZERO, 0, 0);
-    while i < n {
-        let end = (i + per_batch).min(n);
-        let t = Instant::now();
-        while i < end {
-            let _ = black_box(txs[k].send(black_box(i)));
-            k += 1;
-            if k == channels {
-                k = 0;
+    let timed = send_round_robin(
+        &mut txs,
+        n,
+        |tx, i| {
+            let _ = black_box(tx.send(black_box(i)));
+        },
+        || {
+            for rx in &mut rxs {
+                while rx.drain().count() > 0 {}
             }
-            i += 1;
-        }
-        timed += t.elapsed();
-        for rx in &mut rxs {
-            while rx.drain().count() > 0 {}
-        }
-    }
+        },
+    );
     assert!(rxs.iter().all(|rx| rx.stats().dropped == 0));
     timed
 }
@@ -164,20 +181,16 @@ fn hub_spsc(senders: usize, n: u64) -> Duration {
             }
         },
         move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("hub receiver");
-            while got < n {
-                let before = got;
+            let sum = consume_batches(n, "hub receiver", |sum| {
+                let mut got = 0;
                 for (_, d) in rx.drain() {
                     if let HubDelivery::Event(v) = d {
-                        sum = sum.wrapping_add(v);
+                        *sum = sum.wrapping_add(v);
                         got += 1;
                     }
                 }
-                if got == before {
-                    stall.idle(got);
-                }
-            }
+                got
+            });
             check_sum(sum, n);
             rx.stats().doorbell_writes
         },
@@ -191,48 +204,50 @@ fn channel_spsc(n: u64) -> Duration {
     let (mut tx, mut rx) = eventsig::channel::<u64>(CAPACITY).expect("channel");
     let (elapsed, ()) = two_threads(
         move || {
-            let mut credit = 0;
-            let mut stall = Stall::new("channel producer");
-            for i in 0..n {
-                while credit == 0 {
-                    credit = tx.free_slots();
-                    if credit == 0 {
-                        stall.idle(i);
-                    }
-                }
-                tx.send(i).expect("room was checked");
-                credit -= 1;
-            }
+            produce_with_credits(
+                n,
+                "channel producer",
+                &mut tx,
+                Sender::free_slots,
+                |tx, i| tx.send(i).expect("room was checked"),
+            )
         },
         move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("channel receiver");
-            while got < n {
-                let before = got;
+            let sum = consume_batches(n, "channel receiver", |sum| {
+                let mut got = 0;
                 for d in rx.drain() {
                     if let Delivery::Event(v) = d {
-                        sum = sum.wrapping_add(v);
+                        *sum = sum.wrapping_add(v);
                         got += 1;
                     }
                 }
-                if got == before {
-                    stall.idle(got);
-                }
-            }
+                got
+            });
             check_sum(sum, n);
         },
     );
     elapsed
 }
 
-fn benches(c: &mut Criterion) {
-    let mut group = c.benchmark_group("hub_send_st");
+/// A group of [`CHUNK`] items per iteration, 10 flat samples measured
+/// over `time` after a 300 ms warm-up.
+fn flat_group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+    time: Duration,
+) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .throughput(Throughput::Elements(CHUNK))
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
         .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
+        .measurement_time(time);
+    group
+}
+
+fn benches(c: &mut Criterion) {
+    let mut group = flat_group(c, "hub_send_st", Duration::from_secs(1));
     group.bench_function("channel", |b| {
         b.iter_custom(clean(|n| channel_send_st(1, n)))
     });
@@ -246,13 +261,7 @@ fn benches(c: &mut Criterion) {
     }
     group.finish();
 
-    let mut group = c.benchmark_group("hub_spsc");
-    group
-        .throughput(Throughput::Elements(CHUNK))
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(1500));
+    let mut group = flat_group(c, "hub_spsc", Duration::from_millis(1500));
     group.bench_function("channel", |b| b.iter_custom(clean(channel_spsc)));
     for senders in SENDERS {
         group.bench_function(format!("hub_{senders}"), |b| {

@@ -56,7 +56,10 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput,
+};
 
 use common::*;
 
@@ -97,6 +100,40 @@ fn disturbance(group: &str) {
     }
 }
 
+/// `bench_function` for an `iter_custom` routine.
+trait CustomCase {
+    /// Adds the case `name`, timed by `routine` through `iter_custom`. The
+    /// routine is an `impl FnMut`, called by reference: no dynamic call
+    /// between criterion and the workload.
+    fn case(&mut self, name: &str, routine: impl FnMut(u64) -> Duration) -> &mut Self;
+}
+
+impl CustomCase for BenchmarkGroup<'_, WallTime> {
+    fn case(&mut self, name: &str, mut routine: impl FnMut(u64) -> Duration) -> &mut Self {
+        self.bench_function(name, |b| b.iter_custom(&mut routine))
+    }
+}
+
+/// A group of `items` per iteration, 10 flat samples of 4 s: the setting
+/// of the throughput groups.
+fn flat_group<'a>(c: &'a mut Criterion, name: &str, items: u64) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .throughput(Throughput::Elements(items))
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
+    group
+}
+
+/// A group of one operation per iteration, criterion's default sampling:
+/// the setting of the single-thread groups.
+fn op_group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements(1));
+    group
+}
+
 /// Items per iteration of the SPSC groups.
 const SPSC_CHUNK: u64 = 1_000_000;
 /// Events per iteration of the flood group.
@@ -105,25 +142,17 @@ const FLOOD_CHUNK: u64 = 100_000;
 // ------------------------------------------------------------------ raise
 
 fn raise(c: &mut Criterion) {
-    let mut group = c.benchmark_group("raise");
-    group.throughput(Throughput::Elements(1));
-    group.bench_function("eventsig_raise", |b| b.iter_custom(clean(raise_eventsig)));
-    group.bench_function("atomic_fetch_or", |b| b.iter_custom(clean(raise_fetch_or)));
-    group.bench_function("eventfd_notify", |b| {
-        b.iter_custom(clean(raise_eventfd_notify))
-    });
-    group.bench_function("mio_waker_wake", |b| b.iter_custom(clean(raise_mio_wake)));
+    let mut group = op_group(c, "raise");
+    group.case("eventsig_raise", clean(raise_eventsig));
+    group.case("atomic_fetch_or", clean(raise_fetch_or));
+    group.case("eventfd_notify", clean(raise_eventfd_notify));
+    group.case("mio_waker_wake", clean(raise_mio_wake));
     group.finish();
     disturbance("raise");
 
-    let mut group = c.benchmark_group("raise_after_take");
-    group.throughput(Throughput::Elements(1));
-    group.bench_function("eventsig_take_then_raise", |b| {
-        b.iter_custom(clean(take_raise_eventsig))
-    });
-    group.bench_function("atomic_swap_then_fetch_or", |b| {
-        b.iter_custom(clean(take_raise_atomic))
-    });
+    let mut group = op_group(c, "raise_after_take");
+    group.case("eventsig_take_then_raise", clean(take_raise_eventsig));
+    group.case("atomic_swap_then_fetch_or", clean(take_raise_atomic));
     group.finish();
     disturbance("raise_after_take");
 }
@@ -159,44 +188,28 @@ fn eventsig_single_name() -> &'static str {
 }
 
 fn spsc(c: &mut Criterion) {
-    let mut group = c.benchmark_group("spsc_single");
-    group
-        .throughput(Throughput::Elements(SPSC_CHUNK))
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(4));
-    group.bench_function(eventsig_single_name(), |b| {
-        b.iter_custom(eventsig_chunks(spsc_eventsig_single))
-    });
-    group.bench_function("rtrb_push_pop", |b| b.iter_custom(chunks(spsc_rtrb_single)));
-    group.bench_function("crossbeam_array_queue", |b| {
-        b.iter_custom(chunks(spsc_array_queue))
-    });
+    let mut group = flat_group(c, "spsc_single", SPSC_CHUNK);
+    group.case(
+        eventsig_single_name(),
+        eventsig_chunks(spsc_eventsig_single),
+    );
+    group.case("rtrb_push_pop", chunks(spsc_rtrb_single));
+    group.case("crossbeam_array_queue", chunks(spsc_array_queue));
     // The channels are an order slower: more time, so that a sample still
     // holds about 20M items.
     group.measurement_time(Duration::from_secs(15));
-    group.bench_function("crossbeam_channel_bounded", |b| {
-        b.iter_custom(chunks(spsc_crossbeam))
-    });
-    group.bench_function("std_sync_channel", |b| {
-        b.iter_custom(chunks(spsc_std_sync_channel))
-    });
+    group.case("crossbeam_channel_bounded", chunks(spsc_crossbeam));
+    group.case("std_sync_channel", chunks(spsc_std_sync_channel));
     group.finish();
     disturbance("spsc_single");
 
-    let mut group = c.benchmark_group("spsc_batch");
-    group
-        .throughput(Throughput::Elements(SPSC_CHUNK))
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(4));
-    group.bench_function("eventsig_send_iter_drain", |b| {
-        b.iter_custom(eventsig_chunks(spsc_eventsig_batch))
-    });
-    group.bench_function("rtrb_chunks", |b| b.iter_custom(chunks(spsc_rtrb_chunk)));
-    group.bench_function("ringbuf_push_iter_skip", |b| {
-        b.iter_custom(chunks(spsc_ringbuf_batch))
-    });
+    let mut group = flat_group(c, "spsc_batch", SPSC_CHUNK);
+    group.case(
+        "eventsig_send_iter_drain",
+        eventsig_chunks(spsc_eventsig_batch),
+    );
+    group.case("rtrb_chunks", chunks(spsc_rtrb_chunk));
+    group.case("ringbuf_push_iter_skip", chunks(spsc_ringbuf_batch));
     group.finish();
     disturbance("spsc_batch");
 
@@ -220,21 +233,14 @@ fn ping_pong(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(3));
-    group.bench_function("eventsig_wait", |b| {
-        b.iter_custom(clean(ping_pong_eventsig_wait))
-    });
-    group.bench_function("crossbeam_bounded1", |b| {
-        b.iter_custom(clean(ping_pong_crossbeam))
-    });
-    group.bench_function("raw_eventfd_epoll", |b| {
-        b.iter_custom(clean(ping_pong_raw_epoll))
-    });
-    group.bench_function("eventsig_mio_drain", |b| {
-        b.iter_custom(clean(ping_pong_eventsig_mio))
-    });
-    group.bench_function("eventsig_fd_raw_epoll_drain", |b| {
-        b.iter_custom(clean(ping_pong_eventsig_epoll))
-    });
+    group.case("eventsig_wait", clean(ping_pong_eventsig_wait));
+    group.case("crossbeam_bounded1", clean(ping_pong_crossbeam));
+    group.case("raw_eventfd_epoll", clean(ping_pong_raw_epoll));
+    group.case("eventsig_mio_drain", clean(ping_pong_eventsig_mio));
+    group.case(
+        "eventsig_fd_raw_epoll_drain",
+        clean(ping_pong_eventsig_epoll),
+    );
     group.finish();
     disturbance("ping_pong");
 }
@@ -276,30 +282,19 @@ static FLOOD_TRY_RECV: FloodTotals = FloodTotals::new();
 static FLOOD_NAIVE: FloodTotals = FloodTotals::new();
 
 fn flood(c: &mut Criterion) {
-    let mut group = c.benchmark_group("flood");
-    group
-        .throughput(Throughput::Elements(FLOOD_CHUNK))
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(4));
-    group.bench_function("eventsig_mio_drain", |b| {
-        b.iter_custom(|iters| {
-            FLOOD_DRAIN.add(least_disturbed_run(|| {
-                flood_eventsig(iters * FLOOD_CHUNK, true, Consume::Drain)
-            }))
-        })
+    let mut group = flat_group(c, "flood", FLOOD_CHUNK);
+    group.case("eventsig_mio_drain", |iters| {
+        FLOOD_DRAIN.add(least_disturbed_run(|| {
+            flood_eventsig(iters * FLOOD_CHUNK, true, Consume::Drain)
+        }))
     });
-    group.bench_function("eventsig_mio_try_recv", |b| {
-        b.iter_custom(|iters| {
-            FLOOD_TRY_RECV.add(least_disturbed_run(|| {
-                flood_eventsig(iters * FLOOD_CHUNK, true, Consume::TryRecv)
-            }))
-        })
+    group.case("eventsig_mio_try_recv", |iters| {
+        FLOOD_TRY_RECV.add(least_disturbed_run(|| {
+            flood_eventsig(iters * FLOOD_CHUNK, true, Consume::TryRecv)
+        }))
     });
-    group.bench_function("naive_write_per_event", |b| {
-        b.iter_custom(|iters| {
-            FLOOD_NAIVE.add(least_disturbed_run(|| flood_naive(iters * FLOOD_CHUNK)))
-        })
+    group.case("naive_write_per_event", |iters| {
+        FLOOD_NAIVE.add(least_disturbed_run(|| flood_naive(iters * FLOOD_CHUNK)))
     });
     group.finish();
     disturbance("flood");
@@ -316,12 +311,14 @@ fn park(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(2));
-    group.bench_function("empty_drain_fd_handed_out", |b| {
-        b.iter_custom(clean(|iters| empty_drain(iters, true)))
-    });
-    group.bench_function("empty_drain_fd_private", |b| {
-        b.iter_custom(clean(|iters| empty_drain(iters, false)))
-    });
+    group.case(
+        "empty_drain_fd_handed_out",
+        clean(|iters| empty_drain(iters, true)),
+    );
+    group.case(
+        "empty_drain_fd_private",
+        clean(|iters| empty_drain(iters, false)),
+    );
     group.finish();
     disturbance("park");
 }
@@ -330,42 +327,21 @@ fn park(c: &mut Criterion) {
 
 fn drop_oldest(c: &mut Criterion) {
     use eventsig::OverflowPolicy::{DropNewest, DropOldest};
-    let mut group = c.benchmark_group("drop_oldest");
-    group
-        .throughput(Throughput::Elements(SPSC_CHUNK))
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(4));
-    group.bench_function("single_lossless_drop_newest", |b| {
-        b.iter_custom(clean(|iters| {
-            oldest_single(iters * SPSC_CHUNK, DropNewest).0
-        }))
-    });
-    group.bench_function("single_lossless_drop_oldest", |b| {
-        b.iter_custom(clean(|iters| {
-            oldest_single(iters * SPSC_CHUNK, DropOldest).0
-        }))
-    });
-    group.bench_function("flood_drop_newest", |b| {
-        b.iter_custom(clean(|iters| {
-            oldest_flood(iters * SPSC_CHUNK, DropNewest).0
-        }))
-    });
-    group.bench_function("flood_drop_oldest", |b| {
-        b.iter_custom(clean(|iters| {
-            oldest_flood(iters * SPSC_CHUNK, DropOldest).0
-        }))
-    });
+    let mut group = flat_group(c, "drop_oldest", SPSC_CHUNK);
+    let policies = [("drop_newest", DropNewest), ("drop_oldest", DropOldest)];
+    for (name, policy) in policies {
+        let run = move |iters| oldest_single(iters * SPSC_CHUNK, policy).0;
+        group.case(&format!("single_lossless_{name}"), clean(run));
+    }
+    for (name, policy) in policies {
+        let run = move |iters| oldest_flood(iters * SPSC_CHUNK, policy).0;
+        group.case(&format!("flood_{name}"), clean(run));
+    }
     group.finish();
 
-    let mut group = c.benchmark_group("full_ring_push");
-    group.throughput(Throughput::Elements(1));
-    group.bench_function("refused_drop_newest", |b| {
-        b.iter_custom(clean(oldest_full_push_refused))
-    });
-    group.bench_function("evicting_drop_oldest", |b| {
-        b.iter_custom(clean(oldest_full_push_evicting))
-    });
+    let mut group = op_group(c, "full_ring_push");
+    group.case("refused_drop_newest", clean(oldest_full_push_refused));
+    group.case("evicting_drop_oldest", clean(oldest_full_push_evicting));
     group.finish();
     disturbance("drop_oldest");
 }

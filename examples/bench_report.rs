@@ -198,6 +198,15 @@ fn contender(key: &'static str, n: u64, run: impl Fn(u64) -> Sample + 'static) -
     }
 }
 
+/// A contender whose run returns its time only.
+fn timed_contender(
+    key: &'static str,
+    n: u64,
+    run: impl Fn(u64) -> Duration + 'static,
+) -> Contender {
+    contender(key, n, move |n| timed(run(n), n))
+}
+
 /// The samples of one group: `samples[c][round]`.
 struct Group {
     keys: Vec<&'static str>,
@@ -410,6 +419,96 @@ fn compare(g: &Group, case: &str, unit: Unit, (es, peer): (&str, &str), target: 
             Unit::Us => mb / 1e3,
             _ => mb,
         }),
+    }
+}
+
+/// What a row of the table shows, from its group's samples.
+#[derive(Clone, Copy)]
+enum Figure {
+    /// eventsig's contender against the peer's, timed ([`compare`]).
+    Timed(&'static str, &'static str),
+    /// The median count of a contender (eventfd writes per event) against a
+    /// peer's known figure, if any.
+    Counts(&'static str, Option<f64>),
+    /// The median over a flood contender's runs of the eventfd writes made
+    /// while the consumer was awake.
+    AwakeWrites(&'static str),
+    /// The counts of these contenders, summed over all their runs.
+    CountsSum(&'static [&'static str]),
+}
+
+use Figure::{AwakeWrites, Counts, CountsSum, Timed};
+
+/// A row of the table: the group that measures it, the case, the unit, the
+/// figure, the target.
+type RowSpec = (&'static str, &'static str, Unit, Figure, Target);
+
+/// Every row of the table, in the order shown, one a line.
+#[rustfmt::skip]
+const ROWS: &[RowSpec] = &[
+    ("raise", "raise, awake receiver vs AtomicU64::fetch_or", Unit::Ns, Timed("es_raise", "fetch_or"), Target::AtMost(1.5)),
+    ("raise", "raise, awake receiver vs EventFd::notify", Unit::Ns, Timed("es_raise", "eventfd"), Target::None),
+    ("raise", "raise, awake receiver vs mio::Waker::wake", Unit::Ns, Timed("es_raise", "mio_wake"), Target::None),
+    ("raise", "take+raise vs swap+fetch_or", Unit::Ns, Timed("es_take_raise", "swap_fetch_or"), Target::AtMost(1.5)),
+    ("spsc", "SPSC single: send/try_recv vs rtrb push/pop", Unit::Mps, Timed("es_single", "rtrb"), Target::AtLeast(1.0)),
+    ("spsc", "SPSC single vs crossbeam ArrayQueue", Unit::Mps, Timed("es_single", "array_queue"), Target::None),
+    ("spsc", "SPSC single vs crossbeam-channel bounded(1024)", Unit::Mps, Timed("es_single", "crossbeam"), Target::AtLeast(5.0)),
+    ("spsc", "SPSC single vs std sync_channel(1024)", Unit::Mps, Timed("es_single", "sync_channel"), Target::None),
+    ("spsc", "SPSC batch: send_iter/drain runs vs rtrb chunks", Unit::Mps, Timed("es_batch", "rtrb_chunk"), Target::AtLeast(1.0)),
+    ("spsc", "SPSC batch vs ringbuf push_iter/as_slices+skip", Unit::Mps, Timed("es_batch", "ringbuf"), Target::None),
+    ("spsc", "SPSC batch vs crossbeam-channel bounded(1024)", Unit::Mps, Timed("es_batch", "crossbeam"), Target::AtLeast(5.0)),
+    ("spsc", "eventfd writes while the receiver is awake (SPSC busy-poll, all runs)", Unit::Count, CountsSum(&["es_single", "es_batch"]), Target::ValueAtMost(0.0)),
+    ("fence", "SPSC single: asymmetric barrier vs fence(SeqCst) (EVENTSIG_NO_MEMBARRIER=1)", Unit::Mps, Timed("asym", "fence"), Target::None),
+    ("ping-pong", "ping-pong: wait vs crossbeam bounded(1) recv", Unit::Us, Timed("es_wait", "crossbeam"), Target::AtMost(1.2)),
+    ("ping-pong", "ping-pong: mio Poll + drain vs raw eventfd+epoll", Unit::Us, Timed("es_mio", "raw_epoll"), Target::AtMost(1.1)),
+    ("ping-pong", "ping-pong: plain fd in raw epoll + drain vs raw eventfd+epoll", Unit::Us, Timed("es_epoll", "raw_epoll"), Target::AtMost(1.1)),
+    ("flood", "flood into mio consumer (drain), lossless: eventfd writes per event vs write-per-event", Unit::PerEvent, Counts("es_drain", Some(1.0)), Target::ValueAtMost(0.01)),
+    ("flood", "flood into mio consumer (drain), drops allowed: eventfd writes per attempt", Unit::PerEvent, Counts("es_lossy", Some(1.0)), Target::ValueAtMost(0.01)),
+    ("flood", "flood (drain): eventfd writes while the consumer was awake (writes - epoll sleeps)", Unit::Count, AwakeWrites("es_drain"), Target::ValueAtMost(0.0)),
+    ("flood", "flood (try_recv until Empty): eventfd writes while the consumer was awake", Unit::Count, AwakeWrites("es_try_recv"), Target::None),
+    ("flood", "flood, lossless: time per event, drain consumer vs naive write-per-event", Unit::Ns, Timed("es_drain", "naive"), Target::None),
+    ("flood", "flood, lossless: time per event, drain vs try_recv consumer", Unit::Ns, Timed("es_drain", "es_try_recv"), Target::None),
+    ("park", "empty drain, fd handed out (parks) vs fd never handed out", Unit::Ns, Timed("exposed", "private"), Target::None),
+    ("oldest", "drop-oldest: SPSC single, lossless, vs drop-newest", Unit::Mps, Timed("oldest_single", "newest_single"), Target::None),
+    ("oldest", "drop-oldest: SPSC single, lossless, vs rtrb push/pop", Unit::Mps, Timed("oldest_single", "rtrb"), Target::None),
+    ("oldest", "drop-oldest: flood (overflowing) vs drop-newest, attempts", Unit::Mps, Timed("oldest_flood", "newest_flood"), Target::None),
+    ("oldest", "drop-oldest: push into a full ring (evicts) vs refused push", Unit::Ns, Timed("evicting", "refused"), Target::None),
+];
+
+/// The row `spec` from its group's samples `g`.
+fn row(g: &Group, &(_, case, unit, figure, target): &RowSpec) -> Row {
+    let counts = match figure {
+        Timed(es, peer) => return compare(g, case, unit, (es, peer), target),
+        Counts(key, peer) => return compare_counts(case, unit, g.counts(key), peer, target),
+        AwakeWrites(key) => g
+            .floods(key)
+            .iter()
+            .map(|f| f.writes_while_awake() as f64)
+            .collect(),
+        CountsSum(keys) => vec![keys.iter().flat_map(|k| g.counts(k)).sum()],
+    };
+    compare_counts(case, unit, counts, None, target)
+}
+
+/// The table being made: its rows and notes.
+struct Report<'o> {
+    opts: &'o Options,
+    rows: Vec<Row>,
+    notes: Vec<String>,
+}
+
+impl Report<'_> {
+    /// Runs the group `name` if it was asked for (`--only`) and adds its
+    /// rows of [`ROWS`]; returns its samples, for notes of its own.
+    fn run(&mut self, name: &str, contenders: Vec<Contender>) -> Option<Group> {
+        let only = self.opts.only.as_ref();
+        if !only.map_or(true, |o| o.iter().any(|g| g == name)) {
+            return None;
+        }
+        let g = run_group(name, self.opts.rounds, contenders, &mut self.notes);
+        let specs = ROWS.iter().filter(|spec| spec.0 == name);
+        self.rows.extend(specs.map(|spec| row(&g, spec)));
+        Some(g)
     }
 }
 
@@ -655,309 +754,95 @@ fn main() {
         barrier_mode()
     );
     let started = Instant::now();
-    let want = |group: &str| {
-        opts.only
-            .as_ref()
-            .map_or(true, |o| o.iter().any(|g| g == group))
+    let mut report = Report {
+        opts: &opts,
+        rows: Vec::new(),
+        notes: Vec::new(),
     };
-    let mut rows = Vec::new();
-    let mut notes = Vec::new();
 
-    if want("raise") {
-        let g = run_group(
-            "raise",
-            rounds,
-            vec![
-                contender("es_raise", z.atomic_ops, |n| timed(raise_eventsig(n), n)),
-                contender("fetch_or", z.atomic_ops, |n| timed(raise_fetch_or(n), n)),
-                contender("es_take_raise", z.atomic_ops, |n| {
-                    timed(take_raise_eventsig(n), n)
-                }),
-                contender("swap_fetch_or", z.atomic_ops, |n| {
-                    timed(take_raise_atomic(n), n)
-                }),
-                contender("eventfd", z.syscall_ops, |n| {
-                    timed(raise_eventfd_notify(n), n)
-                }),
-                contender("mio_wake", z.syscall_ops, |n| timed(raise_mio_wake(n), n)),
-            ],
-            &mut notes,
-        );
-        rows.extend([
-            compare(
-                &g,
-                "raise, awake receiver vs AtomicU64::fetch_or",
-                Unit::Ns,
-                ("es_raise", "fetch_or"),
-                Target::AtMost(1.5),
-            ),
-            compare(
-                &g,
-                "raise, awake receiver vs EventFd::notify",
-                Unit::Ns,
-                ("es_raise", "eventfd"),
-                Target::None,
-            ),
-            compare(
-                &g,
-                "raise, awake receiver vs mio::Waker::wake",
-                Unit::Ns,
-                ("es_raise", "mio_wake"),
-                Target::None,
-            ),
-            compare(
-                &g,
-                "take+raise vs swap+fetch_or",
-                Unit::Ns,
-                ("es_take_raise", "swap_fetch_or"),
-                Target::AtMost(1.5),
-            ),
-        ]);
-    }
+    report.run(
+        "raise",
+        vec![
+            timed_contender("es_raise", z.atomic_ops, raise_eventsig),
+            timed_contender("fetch_or", z.atomic_ops, raise_fetch_or),
+            timed_contender("es_take_raise", z.atomic_ops, take_raise_eventsig),
+            timed_contender("swap_fetch_or", z.atomic_ops, take_raise_atomic),
+            timed_contender("eventfd", z.syscall_ops, raise_eventfd_notify),
+            timed_contender("mio_wake", z.syscall_ops, raise_mio_wake),
+        ],
+    );
 
-    if want("spsc") {
-        let eventsig_run = |(d, s): EventsigRun, n: u64| Sample {
-            ns_per_op: per_op(d, n),
-            count: Some(s.doorbell_writes as f64),
-            flood: None,
-            stolen: Stolen::default(),
-        };
-        let g = run_group(
-            "spsc",
-            rounds,
-            vec![
-                contender("es_single", z.spsc_items, move |n| {
-                    eventsig_run(spsc_eventsig_single(n), n)
-                }),
-                contender("rtrb", z.spsc_items, |n| timed(spsc_rtrb_single(n), n)),
-                contender("array_queue", z.channel_items, |n| {
-                    timed(spsc_array_queue(n), n)
-                }),
-                contender("crossbeam", z.channel_items, |n| {
-                    timed(spsc_crossbeam(n), n)
-                }),
-                contender("sync_channel", z.channel_items, |n| {
-                    timed(spsc_std_sync_channel(n), n)
-                }),
-                contender("es_batch", z.spsc_items, move |n| {
-                    eventsig_run(spsc_eventsig_batch(n), n)
-                }),
-                contender("rtrb_chunk", z.spsc_items, |n| timed(spsc_rtrb_chunk(n), n)),
-                contender("ringbuf", z.spsc_items, |n| timed(spsc_ringbuf_batch(n), n)),
-            ],
-            &mut notes,
-        );
-        let writes_awake: f64 = ["es_single", "es_batch"]
-            .iter()
-            .flat_map(|k| g.counts(k))
-            .sum();
-        rows.extend([
-            compare(
-                &g,
-                "SPSC single: send/try_recv vs rtrb push/pop",
-                Unit::Mps,
-                ("es_single", "rtrb"),
-                Target::AtLeast(1.0),
-            ),
-            compare(
-                &g,
-                "SPSC single vs crossbeam ArrayQueue",
-                Unit::Mps,
-                ("es_single", "array_queue"),
-                Target::None,
-            ),
-            compare(
-                &g,
-                "SPSC single vs crossbeam-channel bounded(1024)",
-                Unit::Mps,
-                ("es_single", "crossbeam"),
-                Target::AtLeast(5.0),
-            ),
-            compare(
-                &g,
-                "SPSC single vs std sync_channel(1024)",
-                Unit::Mps,
-                ("es_single", "sync_channel"),
-                Target::None,
-            ),
-            compare(
-                &g,
-                "SPSC batch: send_iter/drain runs vs rtrb chunks",
-                Unit::Mps,
-                ("es_batch", "rtrb_chunk"),
-                Target::AtLeast(1.0),
-            ),
-            compare(
-                &g,
-                "SPSC batch vs ringbuf push_iter/as_slices+skip",
-                Unit::Mps,
-                ("es_batch", "ringbuf"),
-                Target::None,
-            ),
-            compare(
-                &g,
-                "SPSC batch vs crossbeam-channel bounded(1024)",
-                Unit::Mps,
-                ("es_batch", "crossbeam"),
-                Target::AtLeast(5.0),
-            ),
-            compare_counts(
-                "eventfd writes while the receiver is awake (SPSC busy-poll, all runs)",
-                Unit::Count,
-                vec![writes_awake],
-                None,
-                Target::ValueAtMost(0.0),
-            ),
-        ]);
-    }
+    let eventsig_run = |(d, s): EventsigRun, n: u64| Sample {
+        ns_per_op: per_op(d, n),
+        count: Some(s.doorbell_writes as f64),
+        flood: None,
+        stolen: Stolen::default(),
+    };
+    report.run(
+        "spsc",
+        vec![
+            contender("es_single", z.spsc_items, move |n| {
+                eventsig_run(spsc_eventsig_single(n), n)
+            }),
+            timed_contender("rtrb", z.spsc_items, spsc_rtrb_single),
+            timed_contender("array_queue", z.channel_items, spsc_array_queue),
+            timed_contender("crossbeam", z.channel_items, spsc_crossbeam),
+            timed_contender("sync_channel", z.channel_items, spsc_std_sync_channel),
+            contender("es_batch", z.spsc_items, move |n| {
+                eventsig_run(spsc_eventsig_batch(n), n)
+            }),
+            timed_contender("rtrb_chunk", z.spsc_items, spsc_rtrb_chunk),
+            timed_contender("ringbuf", z.spsc_items, spsc_ringbuf_batch),
+        ],
+    );
 
-    if want("fence") {
-        let g = run_group(
-            "fence",
-            rounds,
-            vec![
-                contender("asym", z.spsc_items, |n| spsc_single_in_child(n, false)),
-                contender("fence", z.spsc_items, |n| spsc_single_in_child(n, true)),
-            ],
-            &mut notes,
-        );
-        rows.push(compare(
-            &g,
-            "SPSC single: asymmetric barrier vs fence(SeqCst) (EVENTSIG_NO_MEMBARRIER=1)",
-            Unit::Mps,
-            ("asym", "fence"),
-            Target::None,
-        ));
-    }
+    report.run(
+        "fence",
+        vec![
+            contender("asym", z.spsc_items, |n| spsc_single_in_child(n, false)),
+            contender("fence", z.spsc_items, |n| spsc_single_in_child(n, true)),
+        ],
+    );
 
-    if want("ping-pong") {
-        let g = run_group(
-            "ping-pong",
-            rounds,
-            vec![
-                contender("es_wait", z.round_trips, |n| {
-                    timed(ping_pong_eventsig_wait(n), n)
-                }),
-                contender("crossbeam", z.round_trips, |n| {
-                    timed(ping_pong_crossbeam(n), n)
-                }),
-                contender("es_mio", z.round_trips, |n| {
-                    timed(ping_pong_eventsig_mio(n), n)
-                }),
-                contender("es_epoll", z.round_trips, |n| {
-                    timed(ping_pong_eventsig_epoll(n), n)
-                }),
-                contender("raw_epoll", z.round_trips, |n| {
-                    timed(ping_pong_raw_epoll(n), n)
-                }),
-            ],
-            &mut notes,
-        );
-        rows.extend([
-            compare(
-                &g,
-                "ping-pong: wait vs crossbeam bounded(1) recv",
-                Unit::Us,
-                ("es_wait", "crossbeam"),
-                Target::AtMost(1.2),
-            ),
-            compare(
-                &g,
-                "ping-pong: mio Poll + drain vs raw eventfd+epoll",
-                Unit::Us,
-                ("es_mio", "raw_epoll"),
-                Target::AtMost(1.1),
-            ),
-            compare(
-                &g,
-                "ping-pong: plain fd in raw epoll + drain vs raw eventfd+epoll",
-                Unit::Us,
-                ("es_epoll", "raw_epoll"),
-                Target::AtMost(1.1),
-            ),
-        ]);
-    }
+    report.run(
+        "ping-pong",
+        vec![
+            timed_contender("es_wait", z.round_trips, ping_pong_eventsig_wait),
+            timed_contender("crossbeam", z.round_trips, ping_pong_crossbeam),
+            timed_contender("es_mio", z.round_trips, ping_pong_eventsig_mio),
+            timed_contender("es_epoll", z.round_trips, ping_pong_eventsig_epoll),
+            timed_contender("raw_epoll", z.round_trips, ping_pong_raw_epoll),
+        ],
+    );
 
-    if want("flood") {
-        let flood_sample = |f: Flood| Sample {
-            ns_per_op: per_op(f.elapsed, f.sent),
-            count: Some(f.writes_per_event()),
-            flood: Some(f),
-            stolen: Stolen::default(),
-        };
-        let g = run_group(
-            "flood",
-            rounds,
-            vec![
-                contender("es_drain", z.flood_items, move |n| {
-                    flood_sample(flood_eventsig(n, true, Consume::Drain))
-                }),
-                contender("es_lossy", z.flood_items, move |n| {
-                    flood_sample(flood_eventsig(n, false, Consume::Drain))
-                }),
-                contender("es_try_recv", z.flood_items, move |n| {
-                    flood_sample(flood_eventsig(n, true, Consume::TryRecv))
-                }),
-                contender("naive", z.naive_items, move |n| {
-                    flood_sample(flood_naive(n))
-                }),
-            ],
-            &mut notes,
-        );
-        let awake = |k: &str| -> Vec<f64> {
-            g.floods(k)
-                .iter()
-                .map(|f| f.writes_while_awake() as f64)
-                .collect()
-        };
-        rows.extend([
-            compare_counts(
-                "flood into mio consumer (drain), lossless: eventfd writes per event vs write-per-event",
-                Unit::PerEvent,
-                g.counts("es_drain"),
-                Some(1.0),
-                Target::ValueAtMost(0.01),
-            ),
-            compare_counts(
-                "flood into mio consumer (drain), drops allowed: eventfd writes per attempt",
-                Unit::PerEvent,
-                g.counts("es_lossy"),
-                Some(1.0),
-                Target::ValueAtMost(0.01),
-            ),
-            compare_counts(
-                "flood (drain): eventfd writes while the consumer was awake (writes - epoll sleeps)",
-                Unit::Count,
-                awake("es_drain"),
-                None,
-                Target::ValueAtMost(0.0),
-            ),
-            compare_counts(
-                "flood (try_recv until Empty): eventfd writes while the consumer was awake",
-                Unit::Count,
-                awake("es_try_recv"),
-                None,
-                Target::None,
-            ),
-            compare(
-                &g,
-                "flood, lossless: time per event, drain consumer vs naive write-per-event",
-                Unit::Ns,
-                ("es_drain", "naive"),
-                Target::None,
-            ),
-            compare(
-                &g,
-                "flood, lossless: time per event, drain vs try_recv consumer",
-                Unit::Ns,
-                ("es_drain", "es_try_recv"),
-                Target::None,
-            ),
-        ]);
+    let flood_sample = |f: Flood| Sample {
+        ns_per_op: per_op(f.elapsed, f.sent),
+        count: Some(f.writes_per_event()),
+        flood: Some(f),
+        stolen: Stolen::default(),
+    };
+    let flood = report.run(
+        "flood",
+        vec![
+            contender("es_drain", z.flood_items, move |n| {
+                flood_sample(flood_eventsig(n, true, Consume::Drain))
+            }),
+            contender("es_lossy", z.flood_items, move |n| {
+                flood_sample(flood_eventsig(n, false, Consume::Drain))
+            }),
+            contender("es_try_recv", z.flood_items, move |n| {
+                flood_sample(flood_eventsig(n, true, Consume::TryRecv))
+            }),
+            contender("naive", z.naive_items, move |n| {
+                flood_sample(flood_naive(n))
+            }),
+        ],
+    );
+    if let Some(g) = flood {
         for key in ["es_drain", "es_lossy", "es_try_recv"] {
             let runs = g.floods(key);
             let m = |f: fn(&Flood) -> u64| median(runs.iter().map(|r| f(r) as f64).collect());
-            notes.push(format!(
+            report.notes.push(format!(
                 "flood {key} (medians per run): {:.0} attempts, {:.0} delivered, {:.0} dropped, \
                  {:.0} eventfd writes, {:.0} parks, {:.0} epoll sleeps",
                 m(|f| f.sent),
@@ -970,97 +855,51 @@ fn main() {
         }
     }
 
-    if want("park") {
-        let g = run_group(
-            "park",
-            rounds,
-            vec![
-                contender("exposed", z.drains, |n| timed(empty_drain(n, true), n)),
-                contender("private", z.drains, |n| timed(empty_drain(n, false), n)),
-            ],
-            &mut notes,
-        );
-        rows.push(compare(
-            &g,
-            "empty drain, fd handed out (parks) vs fd never handed out",
-            Unit::Ns,
-            ("exposed", "private"),
-            Target::None,
-        ));
-    }
+    report.run(
+        "park",
+        vec![
+            timed_contender("exposed", z.drains, |n| empty_drain(n, true)),
+            timed_contender("private", z.drains, |n| empty_drain(n, false)),
+        ],
+    );
 
-    if want("oldest") {
-        use eventsig::OverflowPolicy::{DropNewest, DropOldest};
-        let eventsig_run = |(d, s): EventsigRun, n: u64| Sample {
-            ns_per_op: per_op(d, n),
-            count: Some(s.dropped as f64 / n as f64),
-            flood: None,
-            stolen: Stolen::default(),
-        };
-        let g = run_group(
-            "oldest",
-            rounds,
-            vec![
-                contender("newest_single", z.spsc_items, move |n| {
-                    eventsig_run(oldest_single(n, DropNewest), n)
-                }),
-                contender("oldest_single", z.spsc_items, move |n| {
-                    eventsig_run(oldest_single(n, DropOldest), n)
-                }),
-                contender("rtrb", z.spsc_items, |n| timed(spsc_rtrb_single(n), n)),
-                contender("newest_flood", z.spsc_items, move |n| {
-                    eventsig_run(oldest_flood(n, DropNewest), n)
-                }),
-                contender("oldest_flood", z.spsc_items, move |n| {
-                    eventsig_run(oldest_flood(n, DropOldest), n)
-                }),
-                contender("refused", z.atomic_ops, |n| {
-                    timed(oldest_full_push_refused(n), n)
-                }),
-                contender("evicting", z.atomic_ops, |n| {
-                    timed(oldest_full_push_evicting(n), n)
-                }),
-            ],
-            &mut notes,
-        );
-        rows.extend([
-            compare(
-                &g,
-                "drop-oldest: SPSC single, lossless, vs drop-newest",
-                Unit::Mps,
-                ("oldest_single", "newest_single"),
-                Target::None,
-            ),
-            compare(
-                &g,
-                "drop-oldest: SPSC single, lossless, vs rtrb push/pop",
-                Unit::Mps,
-                ("oldest_single", "rtrb"),
-                Target::None,
-            ),
-            compare(
-                &g,
-                "drop-oldest: flood (overflowing) vs drop-newest, attempts",
-                Unit::Mps,
-                ("oldest_flood", "newest_flood"),
-                Target::None,
-            ),
-            compare(
-                &g,
-                "drop-oldest: push into a full ring (evicts) vs refused push",
-                Unit::Ns,
-                ("evicting", "refused"),
-                Target::None,
-            ),
-        ]);
+    use eventsig::OverflowPolicy::{DropNewest, DropOldest};
+    let lost_share = |(d, s): EventsigRun, n: u64| Sample {
+        ns_per_op: per_op(d, n),
+        count: Some(s.dropped as f64 / n as f64),
+        flood: None,
+        stolen: Stolen::default(),
+    };
+    let oldest = report.run(
+        "oldest",
+        vec![
+            contender("newest_single", z.spsc_items, move |n| {
+                lost_share(oldest_single(n, DropNewest), n)
+            }),
+            contender("oldest_single", z.spsc_items, move |n| {
+                lost_share(oldest_single(n, DropOldest), n)
+            }),
+            timed_contender("rtrb", z.spsc_items, spsc_rtrb_single),
+            contender("newest_flood", z.spsc_items, move |n| {
+                lost_share(oldest_flood(n, DropNewest), n)
+            }),
+            contender("oldest_flood", z.spsc_items, move |n| {
+                lost_share(oldest_flood(n, DropOldest), n)
+            }),
+            timed_contender("refused", z.atomic_ops, oldest_full_push_refused),
+            timed_contender("evicting", z.atomic_ops, oldest_full_push_evicting),
+        ],
+    );
+    if let Some(g) = oldest {
         let m = |k: &str| median(g.counts(k));
-        notes.push(format!(
+        report.notes.push(format!(
             "oldest: share of attempts lost in the floods (medians): drop-newest {:.3}, \
              drop-oldest {:.3}",
             m("newest_flood"),
             m("oldest_flood")
         ));
     }
+    let Report { rows, notes, .. } = report;
 
     println!();
     println!(

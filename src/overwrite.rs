@@ -129,13 +129,12 @@
 //! of its steps. Even then only sequence numbers could be wrong: a cell
 //! changes hands only through an atomic operation on the current word.
 
-use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 use crossbeam_utils::CachePadded;
 
-use crate::ring::{BuildError, Delivery};
+use crate::ring::{check_capacity, try_slice, BuildError, Delivery};
 #[cfg(not(eventsig_loom))]
 use crate::ring::{Events, Run};
 use crate::sync::{Arc, AtomicU64, Ordering, UnsafeCell};
@@ -312,34 +311,28 @@ impl<T> Drop for Inner<T> {
 /// # Ok::<(), BuildError>(())
 /// ```
 pub fn ring<T>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), BuildError> {
-    if capacity == 0 {
-        return Err(BuildError::ZeroCapacity);
-    }
-    let too_large = BuildError::CapacityTooLarge {
-        requested: capacity,
-    };
-    let cell_count = match capacity.checked_add(2) {
-        Some(n) if capacity as u64 <= MAX_CAPACITY => n,
-        _ => return Err(too_large),
-    };
+    // Cell indices fit in 32 bits, and `capacity + 2` in a `usize`.
+    check_capacity(capacity, |c| {
+        c as u64 <= MAX_CAPACITY && c.checked_add(2).is_some()
+    })?;
+    let cell_count = capacity + 2;
     let layout = Layout::new(capacity);
-    let mut slots: Vec<AtomicU64> = Vec::new();
-    let mut cells: Vec<Cell<T>> = Vec::new();
-    if slots.try_reserve_exact(capacity).is_err() || cells.try_reserve_exact(cell_count).is_err() {
-        return Err(too_large);
-    }
     // Slot i starts `FREE` in turn 0 with cell i; the producer's spare is
     // cell `capacity`, the consumer's `capacity + 1`.
-    slots.extend((0..capacity).map(|i| AtomicU64::new(layout.word(0, false, i))));
-    cells.extend((0..cell_count).map(|_| UnsafeCell::new(MaybeUninit::uninit())));
+    let slots = try_slice(capacity, capacity, |i| {
+        AtomicU64::new(layout.word(0, false, i))
+    })?;
+    let cells = try_slice(capacity, cell_count, |_| {
+        UnsafeCell::new(MaybeUninit::uninit())
+    })?;
     let inner = Arc::new(Inner {
         head: CachePadded::new(AtomicU64::new(0)),
         producer: CachePadded::new(ProducerWords {
             tail: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         }),
-        slots: slots.into_boxed_slice(),
-        cells: cells.into_boxed_slice(),
+        slots,
+        cells,
         layout,
     });
     let producer = Producer {
@@ -586,16 +579,6 @@ impl<T> Producer<T> {
     }
 }
 
-impl<T> fmt::Debug for Producer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("overwrite::Producer")
-            .field("capacity", &self.cap)
-            .field("attempts", &self.tail.pos)
-            .field("dropped", &self.dropped)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What a drain may deliver: positions below the tail it read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Snapshot {
@@ -831,11 +814,7 @@ impl<T> Consumer<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn drain(&mut self) -> Drain<'_, T> {
-        let snap = self.snapshot();
-        Drain {
-            consumer: self,
-            snap,
-        }
+        Drain::new(self)
     }
 
     /// Whether an event or a gap is pending (a racy answer: more may arrive
@@ -889,6 +868,11 @@ impl<T> Consumer<T> {
         self.taken
     }
 
+    /// Sequence number of the next attempt to deliver or report lost.
+    fn expected(&self) -> u64 {
+        self.head.pos
+    }
+
     /// The ring's capacity.
     ///
     /// ```
@@ -901,34 +885,22 @@ impl<T> Consumer<T> {
     }
 }
 
-impl<T> fmt::Debug for Consumer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("overwrite::Consumer")
-            .field("capacity", &self.cap)
-            .field("expected", &self.head.pos)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The iterator of [`Consumer::drain`]: what was pending when it started.
-///
-/// ```
-/// let (mut tx, mut rx) = eventsig::overwrite::ring(2)?;
-/// tx.push('a');
-/// let mut drain = rx.drain();
-/// tx.push('b'); // after the snapshot: for the next drain
-/// assert_eq!(drain.next().and_then(|d| d.event()), Some('a'));
-/// assert_eq!(drain.next(), None);
-/// drop(drain);
-/// assert_eq!(rx.drain().count(), 1);
-/// # Ok::<(), eventsig::BuildError>(())
-/// ```
-pub struct Drain<'a, T> {
-    consumer: &'a mut Consumer<T>,
-    snap: Snapshot,
-}
-
-impl<T> Drain<'_, T> {
+crate::ring::handle_items! {
+    debug_prefix: "overwrite::",
+    /// The iterator of [`Consumer::drain`]: what was pending when it started.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = eventsig::overwrite::ring(2)?;
+    /// tx.push('a');
+    /// let mut drain = rx.drain();
+    /// tx.push('b'); // after the snapshot: for the next drain
+    /// assert_eq!(drain.next().and_then(|d| d.event()), Some('a'));
+    /// assert_eq!(drain.next(), None);
+    /// drop(drain);
+    /// assert_eq!(rx.drain().count(), 1);
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub struct Drain;
     /// The next run of this drain: here always one event (in place) or a
     /// gap marker, since consecutive events sit in scattered cells; it
     /// mixes freely with [`Iterator::next`].
@@ -947,31 +919,7 @@ impl<T> Drain<'_, T> {
     /// assert!(drain.next_run().is_none());
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
-    #[cfg(not(eventsig_loom))]
-    pub fn next_run(&mut self) -> Option<Run<'_, T>> {
-        self.consumer.next_run_within(&self.snap)
-    }
-}
-
-impl<T> Iterator for Drain<'_, T> {
-    type Item = Delivery<T>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Delivery<T>> {
-        self.consumer.next_within(&self.snap)
-    }
-}
-
-impl<T> Drop for Drain<'_, T> {
-    fn drop(&mut self) {
-        self.consumer.publish();
-    }
-}
-
-impl<T> fmt::Debug for Drain<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("overwrite::Drain").finish_non_exhaustive()
-    }
+    pub fn next_run;
 }
 
 #[cfg(test)]

@@ -272,6 +272,41 @@ impl<T> Drop for Inner<T> {
     }
 }
 
+/// Checks the capacity asked of a ring: [`BuildError::ZeroCapacity`] for 0,
+/// [`BuildError::CapacityTooLarge`] unless `fits(capacity)`.
+pub(crate) fn check_capacity(
+    capacity: usize,
+    fits: impl FnOnce(usize) -> bool,
+) -> Result<(), BuildError> {
+    if capacity == 0 {
+        return Err(BuildError::ZeroCapacity);
+    }
+    if !fits(capacity) {
+        return Err(BuildError::CapacityTooLarge {
+            requested: capacity,
+        });
+    }
+    Ok(())
+}
+
+/// `len` values `make(0)`, `make(1)`, ... in a slice allocated without
+/// aborting: a refused allocation is [`BuildError::CapacityTooLarge`] for the
+/// ring's `capacity`.
+pub(crate) fn try_slice<C>(
+    capacity: usize,
+    len: usize,
+    make: impl FnMut(usize) -> C,
+) -> Result<Box<[C]>, BuildError> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(len).is_err() {
+        return Err(BuildError::CapacityTooLarge {
+            requested: capacity,
+        });
+    }
+    v.extend((0..len).map(make));
+    Ok(v.into_boxed_slice())
+}
+
 /// Builds a ring of exactly `capacity` slots and returns its two halves.
 ///
 /// # Errors
@@ -288,23 +323,12 @@ impl<T> Drop for Inner<T> {
 /// # Ok::<(), eventsig::BuildError>(())
 /// ```
 pub fn ring<T>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), BuildError> {
-    if capacity == 0 {
-        return Err(BuildError::ZeroCapacity);
-    }
-    let too_large = BuildError::CapacityTooLarge {
-        requested: capacity,
-    };
     // Positions run over 0..2 * capacity.
-    if capacity > usize::MAX / 2 {
-        return Err(too_large);
-    }
-    let mut slots: Vec<Slot<T>> = Vec::new();
-    let mut gaps: Vec<UnsafeCell<Gap>> = Vec::new();
-    if slots.try_reserve_exact(capacity).is_err() || gaps.try_reserve_exact(capacity).is_err() {
-        return Err(too_large);
-    }
-    slots.extend((0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())));
-    gaps.extend((0..capacity).map(|_| UnsafeCell::new(Gap::default())));
+    check_capacity(capacity, |c| c <= usize::MAX / 2)?;
+    let slots = try_slice(capacity, capacity, |_| {
+        UnsafeCell::new(MaybeUninit::uninit())
+    })?;
+    let gaps = try_slice(capacity, capacity, |_| UnsafeCell::new(Gap::default()))?;
     let inner = Arc::new(Inner {
         head: CachePadded::new(AtomicUsize::new(0)),
         producer: CachePadded::new(ProducerWords {
@@ -312,8 +336,8 @@ pub fn ring<T>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), BuildError
             dropped: AtomicU64::new(0),
             gaps: AtomicU64::new(0),
         }),
-        slots: slots.into_boxed_slice(),
-        gaps: gaps.into_boxed_slice(),
+        slots,
+        gaps,
     });
     let geo = inner.geometry();
     let producer = Producer {
@@ -573,16 +597,6 @@ impl<T> Producer<T> {
     }
 }
 
-impl<T> fmt::Debug for Producer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Producer")
-            .field("capacity", &self.capacity())
-            .field("attempts", &self.next_seq)
-            .field("dropped", &self.dropped)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What a [`Consumer`] may deliver without looking again: the drop count and
 /// tail it read together (the drop count first, see the module docs).
 #[derive(Debug, Clone, Copy)]
@@ -839,11 +853,7 @@ impl<T> Consumer<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn drain(&mut self) -> Drain<'_, T> {
-        let snap = self.snapshot();
-        Drain {
-            consumer: self,
-            snap,
-        }
+        Drain::new(self)
     }
 
     /// Whether an event or a gap is pending (a racy answer: more may arrive
@@ -901,6 +911,11 @@ impl<T> Consumer<T> {
         self.expected - self.reported
     }
 
+    /// Sequence number of the next attempt to deliver or report lost.
+    fn expected(&self) -> u64 {
+        self.expected
+    }
+
     /// The ring's capacity.
     ///
     /// ```
@@ -922,36 +937,104 @@ impl<T> Drop for Consumer<T> {
     }
 }
 
-impl<T> fmt::Debug for Consumer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Consumer")
-            .field("capacity", &self.capacity())
-            .field("expected", &self.expected)
-            .finish_non_exhaustive()
-    }
-}
+/// The parts of a ring's handles that are the same code for both rings
+/// ([`crate::ring`] and [`crate::overwrite`]), written once: the `Drain`
+/// iterator of `Consumer::drain` and the handles' `Debug`. Invoked in each
+/// ring's module, where `Producer`, `Consumer` and `Snapshot` are that
+/// ring's; its consumer provides `snapshot`, `next_within`,
+/// `next_run_within`, `publish`, `capacity` and `expected`, its producer
+/// `capacity`, `attempts` and `dropped`. A macro rather than a generic type,
+/// so that each ring keeps its own public `Drain<'a, T>` with its own docs,
+/// and the code that inlines into the hot paths stays what it was.
+macro_rules! handle_items {
+    (
+        debug_prefix: $prefix:literal,
+        $(#[$drain_attr:meta])*
+        pub struct Drain;
+        $(#[$next_run_attr:meta])*
+        pub fn next_run;
+    ) => {
+        $(#[$drain_attr])*
+        pub struct Drain<'a, T> {
+            consumer: &'a mut Consumer<T>,
+            snap: Snapshot,
+        }
 
-/// The iterator of [`Consumer::drain`]: what was pending when it started, in
-/// order; it publishes the consumer index once, when dropped.
-///
-/// ```
-/// # use eventsig::Delivery;
-/// let (mut tx, mut rx) = eventsig::ring::ring(4)?;
-/// tx.push('a').unwrap();
-/// let mut drain = rx.drain();
-/// tx.push('b').unwrap(); // after the drain's snapshot: the next drain's
-/// assert_eq!(drain.next(), Some(Delivery::Event('a')));
-/// assert_eq!(drain.next(), None);
-/// drop(drain);
-/// assert_eq!(rx.drain().next(), Some(Delivery::Event('b')));
-/// # Ok::<(), eventsig::BuildError>(())
-/// ```
-pub struct Drain<'a, T> {
-    consumer: &'a mut Consumer<T>,
-    snap: Snapshot,
-}
+        impl<'a, T> Drain<'a, T> {
+            /// A drain of what `consumer` has pending now.
+            fn new(consumer: &'a mut Consumer<T>) -> Drain<'a, T> {
+                let snap = consumer.snapshot();
+                Drain { consumer, snap }
+            }
 
-impl<T> Drain<'_, T> {
+            $(#[$next_run_attr])*
+            #[cfg(not(eventsig_loom))]
+            pub fn next_run(&mut self) -> Option<$crate::ring::Run<'_, T>> {
+                self.consumer.next_run_within(&self.snap)
+            }
+        }
+
+        impl<T> Iterator for Drain<'_, T> {
+            type Item = $crate::ring::Delivery<T>;
+
+            #[inline]
+            fn next(&mut self) -> Option<$crate::ring::Delivery<T>> {
+                self.consumer.next_within(&self.snap)
+            }
+        }
+
+        impl<T> Drop for Drain<'_, T> {
+            fn drop(&mut self) {
+                self.consumer.publish();
+            }
+        }
+
+        impl<T> ::std::fmt::Debug for Drain<'_, T> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(concat!($prefix, "Drain")).finish_non_exhaustive()
+            }
+        }
+
+        impl<T> ::std::fmt::Debug for Producer<T> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(concat!($prefix, "Producer"))
+                    .field("capacity", &self.capacity())
+                    .field("attempts", &self.attempts())
+                    .field("dropped", &self.dropped())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<T> ::std::fmt::Debug for Consumer<T> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(concat!($prefix, "Consumer"))
+                    .field("capacity", &self.capacity())
+                    .field("expected", &self.expected())
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use handle_items;
+
+handle_items! {
+    debug_prefix: "",
+    /// The iterator of [`Consumer::drain`]: what was pending when it started, in
+    /// order; it publishes the consumer index once, when dropped.
+    ///
+    /// ```
+    /// # use eventsig::Delivery;
+    /// let (mut tx, mut rx) = eventsig::ring::ring(4)?;
+    /// tx.push('a').unwrap();
+    /// let mut drain = rx.drain();
+    /// tx.push('b').unwrap(); // after the drain's snapshot: the next drain's
+    /// assert_eq!(drain.next(), Some(Delivery::Event('a')));
+    /// assert_eq!(drain.next(), None);
+    /// drop(drain);
+    /// assert_eq!(rx.drain().next(), Some(Delivery::Event('b')));
+    /// # Ok::<(), eventsig::BuildError>(())
+    /// ```
+    pub struct Drain;
     /// The next run of this drain: every event up to the next gap (or the
     /// end of the slot array) as one slice, or the gap marker. Faster than
     /// item by item for small `T`; it mixes freely with [`Iterator::next`].
@@ -969,31 +1052,7 @@ impl<T> Drain<'_, T> {
     /// assert!(drain.next_run().is_none());
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
-    #[cfg(not(eventsig_loom))]
-    pub fn next_run(&mut self) -> Option<Run<'_, T>> {
-        self.consumer.next_run_within(&self.snap)
-    }
-}
-
-impl<T> Iterator for Drain<'_, T> {
-    type Item = Delivery<T>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Delivery<T>> {
-        self.consumer.next_within(&self.snap)
-    }
-}
-
-impl<T> Drop for Drain<'_, T> {
-    fn drop(&mut self) {
-        self.consumer.publish();
-    }
-}
-
-impl<T> fmt::Debug for Drain<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Drain").finish_non_exhaustive()
-    }
+    pub fn next_run;
 }
 
 /// One step of [`Drain::next_run`]: consecutive events as a slice, or a gap.

@@ -218,54 +218,156 @@ impl Stall {
 
 /// Checks that a consumer got `0..n` (by their sum) and hides the sum from
 /// the optimiser.
-fn check_sum(sum: u64, n: u64) {
+pub fn check_sum(sum: u64, n: u64) {
     // 0 + 1 + ... + (n - 1), modulo 2^64 like the consumers' wrapping sums.
     let expected = (u128::from(n) * u128::from(n.saturating_sub(1)) / 2) as u64;
     assert_eq!(black_box(sum), expected, "items lost or duplicated");
 }
 
+// ----------------------------------------------------- the workloads' loops
+//
+// The loops every SPSC side repeats, generic over the one operation that
+// differs. They are `#[inline(always)]` and take the operation as an
+// `impl FnMut`, so each use compiles to the loop it replaces, with the
+// operation inlined into it (no dynamic call).
+
+/// Pushes `0..n` through `push`, which hands an item back when the ring is
+/// full; the item is retried after a [`Stall::idle`] step.
+#[inline(always)]
+pub fn produce_retrying(n: u64, what: &'static str, mut push: impl FnMut(u64) -> Result<(), u64>) {
+    let mut stall = Stall::new(what);
+    for i in 0..n {
+        let mut v = i;
+        while let Err(back) = push(v) {
+            v = back;
+            stall.idle(i);
+        }
+    }
+}
+
+/// Pushes `0..n` in batches: `push_from` pushes what fits from the items
+/// left and returns how many it pushed (0: a [`Stall::idle`] step).
+#[inline(always)]
+pub fn produce_batches(
+    n: u64,
+    what: &'static str,
+    mut push_from: impl FnMut(&mut std::ops::Range<u64>) -> usize,
+) {
+    let mut items = 0..n;
+    let mut stall = Stall::new(what);
+    while items.start < n {
+        if push_from(&mut items) == 0 {
+            stall.idle(items.start);
+        }
+    }
+}
+
+/// Sends `0..n` through `tx`, never more than it has room for: `free_slots`
+/// gives the credits (an item sent after it said `k > 0` is accepted, as only
+/// this side fills the ring), `send` sends one item.
+#[inline(always)]
+pub fn produce_with_credits<S>(
+    n: u64,
+    what: &'static str,
+    tx: &mut S,
+    mut free_slots: impl FnMut(&mut S) -> usize,
+    mut send: impl FnMut(&mut S, u64),
+) {
+    let mut credit = 0;
+    let mut stall = Stall::new(what);
+    for i in 0..n {
+        while credit == 0 {
+            credit = free_slots(tx);
+            if credit == 0 {
+                stall.idle(i);
+            }
+        }
+        send(tx, i);
+        credit -= 1;
+    }
+}
+
+/// Takes `n` items one at a time: `pop` returns the next one, or `None`
+/// when none is ready (a [`Stall::idle`] step); checks their sum.
+#[inline(always)]
+pub fn consume_each(n: u64, what: &'static str, mut pop: impl FnMut() -> Option<u64>) {
+    let (mut got, mut sum) = (0, 0u64);
+    let mut stall = Stall::new(what);
+    while got < n {
+        match pop() {
+            Some(v) => {
+                sum = sum.wrapping_add(v);
+                got += 1;
+            }
+            None => stall.idle(got),
+        }
+    }
+    check_sum(sum, n);
+}
+
+/// Takes batches until `n` items are in: `take` takes what is ready, adds
+/// it to the sum it is given, and returns how many it took (0: a
+/// [`Stall::idle`] step). Returns the sum.
+#[inline(always)]
+pub fn consume_batches(n: u64, what: &'static str, mut take: impl FnMut(&mut u64) -> u64) -> u64 {
+    let (mut got, mut sum) = (0, 0u64);
+    let mut stall = Stall::new(what);
+    while got < n {
+        let took = take(&mut sum);
+        got += took;
+        if took == 0 {
+            stall.idle(got);
+        }
+    }
+    sum
+}
+
 // ------------------------------------------------------------------- raise
+
+/// Times `n` calls of `op` (given the call's index) on this thread.
+/// `#[inline(always)]`, with `op` an `impl FnMut`: each use compiles to the
+/// loop it replaces, `op` inlined.
+#[inline(always)]
+pub fn time_n(n: u64, mut op: impl FnMut(u64)) -> Duration {
+    let t = Instant::now();
+    for i in 0..n {
+        op(i);
+    }
+    t.elapsed()
+}
 
 /// `n` raises of a pending signal on a receiver that never parks.
 pub fn raise_eventsig(n: u64) -> Duration {
     let (tx, _rx) = eventsig::channel::<()>(1).expect("channel");
     let s = signal();
-    let t = Instant::now();
-    for _ in 0..n {
+    time_n(n, |_| {
         let _ = black_box(tx.raise(black_box(s)));
-    }
-    t.elapsed()
+    })
 }
 
 /// `n` bare `fetch_or`s, the floor of a raise.
 pub fn raise_fetch_or(n: u64) -> Duration {
     let word = AtomicU64::new(0);
-    let t = Instant::now();
-    for _ in 0..n {
+    time_n(n, |_| {
         black_box(word.fetch_or(black_box(1 << 7), Ordering::Release));
-    }
-    t.elapsed()
+    })
 }
 
 /// `n` eventfd writes through eventsig's own `EventFd`.
 pub fn raise_eventfd_notify(n: u64) -> Duration {
     let efd = EventFd::new().expect("eventfd");
-    let t = Instant::now();
-    for _ in 0..n {
+    time_n(n, |_| {
         let _ = black_box(efd.notify());
-    }
-    t.elapsed()
+    })
 }
 
 /// `n` `mio::Waker::wake` calls (an eventfd write on Linux).
 pub fn raise_mio_wake(n: u64) -> Duration {
     let poll = Poll::new().expect("mio poll");
     let waker = mio::Waker::new(poll.registry(), Token(1)).expect("mio waker");
-    let t = Instant::now();
-    for _ in 0..n {
+    time_n(n, |_| {
         let _ = black_box(waker.wake());
-    }
-    t.elapsed()
+    })
 }
 
 /// `n` pairs of take + raise: each raise makes the signal newly pending, the
@@ -273,23 +375,19 @@ pub fn raise_mio_wake(n: u64) -> Duration {
 pub fn take_raise_eventsig(n: u64) -> Duration {
     let (tx, mut rx) = eventsig::channel::<()>(1).expect("channel");
     let s = signal();
-    let t = Instant::now();
-    for _ in 0..n {
+    time_n(n, |_| {
         black_box(rx.take_signals());
         let _ = black_box(tx.raise(black_box(s)));
-    }
-    t.elapsed()
+    })
 }
 
 /// `n` pairs of `swap(0)` + `fetch_or`, the floor of take + raise.
 pub fn take_raise_atomic(n: u64) -> Duration {
     let word = AtomicU64::new(0);
-    let t = Instant::now();
-    for _ in 0..n {
+    time_n(n, |_| {
         black_box(word.swap(0, Ordering::Acquire));
         black_box(word.fetch_or(black_box(1 << 7), Ordering::Release));
-    }
-    t.elapsed()
+    })
 }
 
 /// `n` empty drains of a receiver; with `exposed`, its fd was handed out,
@@ -329,19 +427,10 @@ pub type EventsigRun = (Duration, Stats);
 
 /// Sends `0..n`, never more than the ring has room for: a send after
 /// `free_slots() > 0` is accepted, and only this sender fills the ring.
-fn eventsig_produce(tx: &mut Sender<u64>, n: u64) {
-    let mut credit = 0;
-    let mut stall = Stall::new("eventsig producer");
-    for i in 0..n {
-        while credit == 0 {
-            credit = tx.free_slots();
-            if credit == 0 {
-                stall.idle(i);
-            }
-        }
-        tx.send(i).expect("room was checked");
-        credit -= 1;
-    }
+pub fn eventsig_produce(tx: &mut Sender<u64>, n: u64) {
+    produce_with_credits(n, "eventsig producer", tx, Sender::free_slots, |tx, i| {
+        tx.send(i).expect("room was checked")
+    });
 }
 
 /// eventsig single items: `send` (with credits) / `try_recv`.
@@ -353,19 +442,11 @@ pub fn spsc_eventsig_single(n: u64) -> EventsigRun {
             eventsig_produce(&mut tx, n);
         },
         move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("eventsig try_recv consumer");
-            while got < n {
-                match rx.try_recv() {
-                    Ok(Delivery::Event(v)) => {
-                        sum = sum.wrapping_add(v);
-                        got += 1;
-                    }
-                    Err(TryRecvError::Empty) => stall.idle(got),
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
-            check_sum(sum, n);
+            consume_each(n, "eventsig try_recv consumer", || match rx.try_recv() {
+                Ok(Delivery::Event(v)) => Some(v),
+                Err(TryRecvError::Empty) => None,
+                other => panic!("unexpected {other:?}"),
+            });
             rx.stats()
         },
     )
@@ -376,34 +457,25 @@ pub fn spsc_eventsig_batch(n: u64) -> EventsigRun {
     let (mut tx, mut rx) = eventsig::channel::<u64>(CAPACITY).expect("channel");
     two_threads(
         move || {
-            let mut items = 0..n;
-            let mut stall = Stall::new("eventsig send_iter producer");
-            while items.start < n {
-                if tx.send_iter(&mut items) == 0 {
-                    stall.idle(items.start);
-                }
-            }
+            produce_batches(n, "eventsig send_iter producer", |items| {
+                tx.send_iter(items)
+            })
         },
         move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("eventsig drain consumer");
-            while got < n {
-                let before = got;
+            let sum = consume_batches(n, "eventsig drain consumer", |sum| {
+                let mut got = 0;
                 let mut drain = rx.drain();
                 while let Some(run) = drain.next_run() {
                     match run {
                         eventsig::Run::Events(events) => {
                             got += events.len() as u64;
-                            sum = events.iter().fold(sum, |s, &v| s.wrapping_add(v));
+                            *sum = events.iter().fold(*sum, |s, &v| s.wrapping_add(v));
                         }
                         eventsig::Run::Lost { .. } => panic!("send_iter never drops"),
                     }
                 }
-                drop(drain);
-                if got == before {
-                    stall.idle(got);
-                }
-            }
+                got
+            });
             check_sum(sum, n);
             rx.stats()
         },
@@ -411,14 +483,9 @@ pub fn spsc_eventsig_batch(n: u64) -> EventsigRun {
 }
 
 fn rtrb_produce(mut tx: rtrb::Producer<u64>, n: u64) {
-    let mut stall = Stall::new("rtrb producer");
-    for i in 0..n {
-        let mut v = i;
-        while let Err(rtrb::PushError::Full(back)) = tx.push(v) {
-            v = back;
-            stall.idle(i);
-        }
-    }
+    produce_retrying(n, "rtrb producer", |v| {
+        tx.push(v).map_err(|rtrb::PushError::Full(back)| back)
+    });
 }
 
 /// rtrb single items: `push` / `pop`.
@@ -426,20 +493,7 @@ pub fn spsc_rtrb_single(n: u64) -> Duration {
     let (tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY);
     two_threads(
         move || rtrb_produce(tx, n),
-        move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("rtrb consumer");
-            while got < n {
-                match rx.pop() {
-                    Ok(v) => {
-                        sum = sum.wrapping_add(v);
-                        got += 1;
-                    }
-                    Err(_) => stall.idle(got),
-                }
-            }
-            check_sum(sum, n);
-        },
+        move || consume_each(n, "rtrb consumer", || rx.pop().ok()),
     )
     .0
 }
@@ -449,33 +503,27 @@ pub fn spsc_rtrb_chunk(n: u64) -> Duration {
     let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY);
     two_threads(
         move || {
-            let mut items = 0..n;
-            let mut stall = Stall::new("rtrb chunk producer");
-            while items.start < n {
+            produce_batches(n, "rtrb chunk producer", |items| {
                 let room = tx.slots().min((n - items.start) as usize);
                 if room == 0 {
-                    stall.idle(items.start);
-                    continue;
+                    return 0;
                 }
                 let chunk = tx.write_chunk_uninit(room).expect("room slots free");
-                chunk.fill_from_iter(&mut items);
-            }
+                chunk.fill_from_iter(items)
+            })
         },
         move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("rtrb chunk consumer");
-            while got < n {
+            let sum = consume_batches(n, "rtrb chunk consumer", |sum| {
                 let ready = rx.slots();
                 if ready == 0 {
-                    stall.idle(got);
-                    continue;
+                    return 0;
                 }
                 let chunk = rx.read_chunk(ready).expect("ready slots readable");
                 let (a, b) = chunk.as_slices();
-                sum = a.iter().chain(b).fold(sum, |s, &v| s.wrapping_add(v));
+                *sum = a.iter().chain(b).fold(*sum, |s, &v| s.wrapping_add(v));
                 chunk.commit_all();
-                got += ready as u64;
-            }
+                ready as u64
+            });
             check_sum(sum, n);
         },
     )
@@ -487,29 +535,18 @@ pub fn spsc_ringbuf_batch(n: u64) -> Duration {
     use ringbuf::traits::{Consumer as _, Observer as _, Producer as _, Split as _};
     let (mut tx, mut rx) = ringbuf::HeapRb::<u64>::new(CAPACITY).split();
     two_threads(
+        move || produce_batches(n, "ringbuf producer", |items| tx.push_iter(items)),
         move || {
-            let mut items = 0..n;
-            let mut stall = Stall::new("ringbuf producer");
-            while items.start < n {
-                if tx.push_iter(&mut items) == 0 {
-                    stall.idle(items.start);
-                }
-            }
-        },
-        move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("ringbuf consumer");
-            while got < n {
+            let sum = consume_batches(n, "ringbuf consumer", |sum| {
                 let (a, b) = rx.as_slices();
                 let ready = a.len() + b.len();
                 if ready == 0 {
-                    stall.idle(got);
-                    continue;
+                    return 0;
                 }
-                sum = a.iter().chain(b).fold(sum, |s, &v| s.wrapping_add(v));
+                *sum = a.iter().chain(b).fold(*sum, |s, &v| s.wrapping_add(v));
                 rx.skip(ready);
-                got += ready as u64;
-            }
+                ready as u64
+            });
             debug_assert!(rx.is_empty());
             check_sum(sum, n);
         },
@@ -522,30 +559,8 @@ pub fn spsc_array_queue(n: u64) -> Duration {
     let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY);
     let q = &q;
     two_threads(
-        move || {
-            let mut stall = Stall::new("ArrayQueue producer");
-            for i in 0..n {
-                let mut v = i;
-                while let Err(back) = q.push(v) {
-                    v = back;
-                    stall.idle(i);
-                }
-            }
-        },
-        move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("ArrayQueue consumer");
-            while got < n {
-                match q.pop() {
-                    Some(v) => {
-                        sum = sum.wrapping_add(v);
-                        got += 1;
-                    }
-                    None => stall.idle(got),
-                }
-            }
-            check_sum(sum, n);
-        },
+        move || produce_retrying(n, "ArrayQueue producer", |v| q.push(v)),
+        move || consume_each(n, "ArrayQueue consumer", || q.pop()),
     )
     .0
 }
@@ -556,35 +571,13 @@ pub fn spsc_crossbeam(n: u64) -> Duration {
     let (tx, rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
     two_threads(
         move || {
-            let mut stall = Stall::new("crossbeam producer");
-            for i in 0..n {
-                let mut v = i;
-                loop {
-                    match tx.try_send(v) {
-                        Ok(()) => break,
-                        Err(crossbeam_channel::TrySendError::Full(back)) => {
-                            v = back;
-                            stall.idle(i);
-                        }
-                        Err(e) => panic!("crossbeam producer: {e}"),
-                    }
-                }
-            }
+            produce_retrying(n, "crossbeam producer", |v| match tx.try_send(v) {
+                Ok(()) => Ok(()),
+                Err(crossbeam_channel::TrySendError::Full(back)) => Err(back),
+                Err(e) => panic!("crossbeam producer: {e}"),
+            })
         },
-        move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("crossbeam consumer");
-            while got < n {
-                match rx.try_recv() {
-                    Ok(v) => {
-                        sum = sum.wrapping_add(v);
-                        got += 1;
-                    }
-                    Err(_) => stall.idle(got),
-                }
-            }
-            check_sum(sum, n);
-        },
+        move || consume_each(n, "crossbeam consumer", || rx.try_recv().ok()),
     )
     .0
 }
@@ -595,35 +588,13 @@ pub fn spsc_std_sync_channel(n: u64) -> Duration {
     let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(CAPACITY);
     two_threads(
         move || {
-            let mut stall = Stall::new("sync_channel producer");
-            for i in 0..n {
-                let mut v = i;
-                loop {
-                    match tx.try_send(v) {
-                        Ok(()) => break,
-                        Err(std::sync::mpsc::TrySendError::Full(back)) => {
-                            v = back;
-                            stall.idle(i);
-                        }
-                        Err(e) => panic!("sync_channel producer: {e}"),
-                    }
-                }
-            }
+            produce_retrying(n, "sync_channel producer", |v| match tx.try_send(v) {
+                Ok(()) => Ok(()),
+                Err(std::sync::mpsc::TrySendError::Full(back)) => Err(back),
+                Err(e) => panic!("sync_channel producer: {e}"),
+            })
         },
-        move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("sync_channel consumer");
-            while got < n {
-                match rx.try_recv() {
-                    Ok(v) => {
-                        sum = sum.wrapping_add(v);
-                        got += 1;
-                    }
-                    Err(_) => stall.idle(got),
-                }
-            }
-            check_sum(sum, n);
-        },
+        move || consume_each(n, "sync_channel consumer", || rx.try_recv().ok()),
     )
     .0
 }
@@ -653,33 +624,20 @@ pub fn oldest_single(n: u64, policy: eventsig::OverflowPolicy) -> EventsigRun {
     two_threads(
         move || {
             let mut tx = tx;
-            let mut credit = 0;
-            let mut stall = Stall::new("eventsig producer");
-            for i in 0..n {
-                while credit == 0 {
-                    credit = tx.free_slots();
-                    if credit == 0 {
-                        stall.idle(i);
-                    }
-                }
-                tx.send(Seq(i)).expect("room was checked");
-                credit -= 1;
-            }
+            produce_with_credits(
+                n,
+                "eventsig producer",
+                &mut tx,
+                Sender::free_slots,
+                |tx, i| tx.send(Seq(i)).expect("room was checked"),
+            );
         },
         move || {
-            let (mut got, mut sum) = (0, 0u64);
-            let mut stall = Stall::new("eventsig try_recv consumer");
-            while got < n {
-                match rx.try_recv() {
-                    Ok(Delivery::Event(Seq(v))) => {
-                        sum = sum.wrapping_add(v);
-                        got += 1;
-                    }
-                    Err(TryRecvError::Empty) => stall.idle(got),
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
-            check_sum(sum, n);
+            consume_each(n, "eventsig try_recv consumer", || match rx.try_recv() {
+                Ok(Delivery::Event(Seq(v))) => Some(v),
+                Err(TryRecvError::Empty) => None,
+                other => panic!("unexpected {other:?}"),
+            });
             rx.stats()
         },
     )
@@ -699,10 +657,9 @@ pub fn oldest_flood(n: u64, policy: eventsig::OverflowPolicy) -> EventsigRun {
             }
         },
         move || {
-            let mut accounted = 0;
-            let mut stall = Stall::new("eventsig flood consumer");
-            while accounted < n {
-                let before = accounted;
+            // Counts attempts (delivered or reported lost); no sum.
+            consume_batches(n, "eventsig flood consumer", |_| {
+                let mut accounted = 0;
                 let mut drain = rx.drain();
                 while let Some(run) = drain.next_run() {
                     match run {
@@ -713,11 +670,8 @@ pub fn oldest_flood(n: u64, policy: eventsig::OverflowPolicy) -> EventsigRun {
                         eventsig::Run::Lost { count, .. } => accounted += count,
                     }
                 }
-                drop(drain);
-                if accounted == before {
-                    stall.idle(accounted);
-                }
-            }
+                accounted
+            });
             let s = rx.stats();
             assert_eq!(s.delivered + s.dropped, n, "S6");
             s
@@ -732,11 +686,9 @@ pub fn oldest_full_push_refused(n: u64) -> Duration {
     for i in 0..CAPACITY as u64 {
         tx.push(i).expect("room");
     }
-    let t = Instant::now();
-    for i in 0..n {
+    time_n(n, |i| {
         let _ = black_box(tx.push(black_box(i)));
-    }
-    t.elapsed()
+    })
 }
 
 /// `n` pushes into a full drop-oldest ring with no consumer: each evicts
@@ -746,11 +698,9 @@ pub fn oldest_full_push_evicting(n: u64) -> Duration {
     for i in 0..CAPACITY as u64 {
         tx.push(i);
     }
-    let t = Instant::now();
-    for i in 0..n {
+    time_n(n, |i| {
         black_box(tx.push(black_box(i)));
-    }
-    t.elapsed()
+    })
 }
 
 // ------------------------------------------------------------ raw eventfd
@@ -943,6 +893,33 @@ pub fn ping_pong_raw_epoll(n: u64) -> Duration {
     )
 }
 
+/// The next event of a ping-pong (capacity 1: at most one is pending):
+/// drain; if the drain came back empty, `sleep` until the fd is readable,
+/// and drain again. `#[inline(always)]`, with `sleep` an `impl FnMut`: each
+/// use compiles to its own loop.
+#[inline(always)]
+fn recv_draining(rx: &mut Receiver<u64>, mut sleep: impl FnMut()) -> u64 {
+    loop {
+        let mut got = None;
+        for d in rx.drain() {
+            match d {
+                Delivery::Event(v) => got = Some(v),
+                Delivery::Lost { .. } => panic!("a ping-pong never drops"),
+            }
+        }
+        if let Some(v) = got {
+            return v;
+        }
+        sleep();
+    }
+}
+
+/// Sleeps in `poll` until a registered fd is readable.
+fn poll_readable(poll: &mut Poll, events: &mut Events) {
+    poll.poll(events, Some(WAIT_LIMIT)).expect("mio poll");
+    assert!(!events.is_empty(), "no readiness within {WAIT_LIMIT:?}");
+}
+
 /// An eventsig receiver served from a mio `Poll`, the documented way:
 /// registered, drained once before the first sleep, then "after readiness,
 /// drain until a drain comes back empty".
@@ -969,30 +946,13 @@ impl MioReceiver {
 
     /// Sleeps in `Poll::poll` until the receiver's fd is readable.
     pub fn sleep(&mut self) {
-        self.poll
-            .poll(&mut self.events, Some(WAIT_LIMIT))
-            .expect("mio poll");
-        assert!(
-            !self.events.is_empty(),
-            "no readiness within {WAIT_LIMIT:?}"
-        );
+        poll_readable(&mut self.poll, &mut self.events);
     }
 
     /// The next event of a ping-pong (capacity 1: at most one is pending).
     pub fn recv(&mut self) -> u64 {
-        loop {
-            let mut got = None;
-            for d in self.rx.drain() {
-                match d {
-                    Delivery::Event(v) => got = Some(v),
-                    Delivery::Lost { .. } => panic!("a ping-pong never drops"),
-                }
-            }
-            if let Some(v) = got {
-                return v;
-            }
-            self.sleep();
-        }
+        let (poll, events) = (&mut self.poll, &mut self.events);
+        recv_draining(&mut self.rx, || poll_readable(poll, events))
     }
 
     /// The receiver.
@@ -1023,19 +983,7 @@ pub fn ping_pong_eventsig_mio(n: u64) -> Duration {
 /// The next event from a receiver whose plain fd sleeps in a raw epoll:
 /// drain; if it came back empty, `epoll_wait`.
 fn recv_epoll(rx: &mut Receiver<u64>, ep: &Epoll) -> u64 {
-    loop {
-        let mut got = None;
-        for d in rx.drain() {
-            match d {
-                Delivery::Event(v) => got = Some(v),
-                Delivery::Lost { .. } => panic!("a ping-pong never drops"),
-            }
-        }
-        if let Some(v) = got {
-            return v;
-        }
-        ep.wait();
-    }
+    recv_draining(rx, || ep.wait())
 }
 
 /// eventsig's plain fd in a raw libc epoll (level-triggered), the same
@@ -1193,15 +1141,11 @@ pub fn flood_naive(n: u64) -> Flood {
     let efd = &efd;
     let (elapsed, (delivered, sleeps)) = two_threads(
         move || {
-            let mut stall = Stall::new("naive flood producer");
-            for i in 0..n {
-                let mut v = i;
-                while let Err(rtrb::PushError::Full(back)) = tx.push(v) {
-                    v = back;
-                    stall.idle(i);
-                }
+            produce_retrying(n, "naive flood producer", |v| {
+                tx.push(v).map_err(|rtrb::PushError::Full(back)| back)?;
                 efd.write();
-            }
+                Ok(())
+            })
         },
         move || {
             let (mut delivered, mut sleeps) = (0u64, 0u64);
