@@ -49,19 +49,24 @@ where
     })
 }
 
-/// Spawns a thread that raises `signal` once and hands the raiser back.
-fn spawn_raise(raiser: Raiser, signal: Signal) -> JoinHandle<Raiser> {
+/// Spawns a thread that raises each of `signals` once, in order, and hands
+/// the raiser back.
+fn spawn_raises(raiser: Raiser, signals: &'static [u32]) -> JoinHandle<Raiser> {
     thread::spawn(move || {
-        raiser.raise(signal).unwrap();
+        for &n in signals {
+            raiser.raise(sig(n)).unwrap();
+        }
         raiser
     })
 }
 
-/// Spawns a thread that raises `signal` with `value` once and hands the
-/// raiser back.
-fn spawn_raise_with(raiser: Raiser, signal: Signal, value: u64) -> JoinHandle<Raiser> {
+/// Spawns a thread that raises each `(signal, value)` of `raises` once, in
+/// order, and hands the raiser back.
+fn spawn_raises_with(raiser: Raiser, raises: &'static [(u32, u64)]) -> JoinHandle<Raiser> {
     thread::spawn(move || {
-        raiser.raise_with(signal, value).unwrap();
+        for &(n, value) in raises {
+            raiser.raise_with(sig(n), value).unwrap();
+        }
         raiser
     })
 }
@@ -222,7 +227,7 @@ fn send_wakes_a_waiting_receiver() {
 fn raise_wakes_a_waiting_receiver() {
     loom::model(|| {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
-        let producer = spawn_raise(tx.raiser(), sig(3));
+        let producer = spawn_raises(tx.raiser(), &[3]);
         assert!(rx.wait(None).unwrap());
         assert!(rx.take_signals().contains(sig(3)));
         drop(producer.join().unwrap());
@@ -457,8 +462,8 @@ fn overrun_counts_count_every_raise_once() {
     loom::model(|| {
         let (tx, mut rx) = counted_channel();
         let (r1, r2) = (tx.raiser(), tx.raiser());
-        let a = spawn_raise(r1, sig(1));
-        let b = spawn_raise(r2, sig(1));
+        let a = spawn_raises(r1, &[1]);
+        let b = spawn_raises(r2, &[1]);
         let mut total = 0;
         while total < 2 {
             assert!(rx.wait(None).unwrap());
@@ -488,12 +493,8 @@ fn unblock_racing_with_a_raise_wakes_a_waiting_receiver() {
     loom::model(|| {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
         rx.block(eventsig::SignalSet::from(sig(1)) | sig(2));
-        let raiser = tx.raiser();
-        let producer = thread::spawn(move || {
-            raiser.raise(sig(2)).unwrap(); // stays blocked
-            raiser.raise(sig(1)).unwrap();
-            raiser
-        });
+        // Raises 2 (it stays blocked), then 1.
+        let producer = spawn_raises(tx.raiser(), &[2, 1]);
         rx.unblock(eventsig::SignalSet::from(sig(1)));
         let mut seen = eventsig::SignalSet::EMPTY;
         while !seen.contains(sig(1)) {
@@ -519,7 +520,7 @@ fn unblock_racing_with_a_raise_wakes_an_epoll_consumer() {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
         rx.block(eventsig::SignalSet::from(sig(1)));
         rx.loom_expose(); // parks
-        let producer = spawn_raise(tx.raiser(), sig(1));
+        let producer = spawn_raises(tx.raiser(), &[1]);
         rx.unblock(eventsig::SignalSet::from(sig(1)));
         let mut seen = eventsig::SignalSet::EMPTY;
         while !seen.contains(sig(1)) {
@@ -542,12 +543,7 @@ fn unblock_racing_with_a_raise_wakes_an_epoll_consumer() {
 fn values_last_value_wins_from_one_raiser() {
     loom::model(|| {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
-        let raiser = tx.raiser();
-        let producer = thread::spawn(move || {
-            raiser.raise_with(sig(1), 1).unwrap();
-            raiser.raise_with(sig(1), 2).unwrap();
-            raiser
-        });
+        let producer = spawn_raises_with(tx.raiser(), &[(1, 1), (1, 2)]);
         let mut values = [None; 64];
         let mut last = 0;
         let mut check = |rx: &mut eventsig::Receiver<u32>, values: &mut [Option<u64>; 64]| {
@@ -576,8 +572,8 @@ fn values_last_value_wins_from_two_raisers() {
     loom::model(|| {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
         let (r1, r2) = (tx.raiser(), tx.raiser());
-        let a = spawn_raise_with(r1, sig(1), 1);
-        let b = spawn_raise_with(r2, sig(1), 2);
+        let a = spawn_raises_with(r1, &[(1, 1)]);
+        let b = spawn_raises_with(r2, &[(1, 2)]);
         let mut values = [None; 64];
         let mut last = None;
         if rx.take_signals_with(&mut values).contains(sig(1)) {
@@ -605,7 +601,7 @@ fn values_last_value_wins_from_two_raisers() {
 fn overrun_counts_keep_cross_class_order() {
     loom::model(|| {
         let (mut tx, mut rx) = counted_channel();
-        let a = spawn_raise(tx.raiser(), sig(1));
+        let a = spawn_raises(tx.raiser(), &[1]);
         let b = thread::spawn(move || {
             tx.raise(sig(1)).unwrap();
             tx.send(9).unwrap();
