@@ -21,7 +21,10 @@ use eventsig::{
 };
 
 mod common;
-use common::{assert_at_most_one_write_per_park, scaled, sig, spawn, Deadline, Rng, Tracker};
+use common::{
+    assert_at_most_one_write_per_park, await_blocked_in, gettid, scaled, sig, spawn, Deadline, Rng,
+    Tracker,
+};
 
 /// Timeout of every blocking call: far above any wake-up latency, so reaching
 /// it means a wake-up was lost.
@@ -1083,23 +1086,6 @@ fn poll_syscalls() -> Vec<libc::c_long> {
     nrs
 }
 
-/// Whether thread `tid` of this process is blocked in one of `syscalls`
-/// (`/proc/<pid>/task/<tid>/syscall` names the syscall of a blocked thread and
-/// says "running" for a running one; see proc(5)).
-fn blocked_in(tid: libc::pid_t, syscalls: &[libc::c_long]) -> bool {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
-        .expect("read /proc/self/task/<tid>/syscall");
-    text.split_whitespace()
-        .next()
-        .and_then(|nr| nr.parse::<libc::c_long>().ok())
-        .is_some_and(|nr| syscalls.contains(&nr))
-}
-
-fn gettid() -> libc::pid_t {
-    // SAFETY: gettid(2) takes no argument and cannot fail.
-    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
-}
-
 /// The deterministic form of S9 + S10: the producer publishes only once the
 /// consumer is provably asleep in `poll(2)` inside `wait`, then publishes a
 /// burst of sends and raises. Every round must wake the consumer, and cost
@@ -1117,11 +1103,12 @@ fn s09_s10_exactly_one_doorbell_write_per_blocked_wait() {
         let syscalls = poll_syscalls();
         for round in 0..rounds {
             let tid = go_rx.recv_timeout(LONG).expect("the consumer's go");
-            let deadline = Deadline::new(TEST_BUDGET);
-            while !blocked_in(tid, &syscalls) {
-                deadline.check("the consumer blocking in poll(2)");
-                thread::yield_now();
-            }
+            await_blocked_in(
+                tid,
+                &syscalls,
+                TEST_BUDGET,
+                "the consumer blocking in poll(2)",
+            );
             for i in 0..burst {
                 tx.send(round * burst + i).unwrap();
                 raiser.raise(sig(i)).unwrap();

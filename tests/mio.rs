@@ -12,18 +12,17 @@
 //! is a lost wake-up; every loop is bounded.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::bounded;
+use crossbeam_channel::{bounded, Receiver as CbReceiver};
 use crossbeam_utils::Backoff;
-use eventsig::{Delivery, SignalSet, TryRecvError};
+use eventsig::{Delivery, Raiser, Sender, SignalSet, TryRecvError};
 use mio::{Interest, Token};
 
 mod common;
 use common::{
-    assert_at_most_one_write_per_park, epoll_watching, scaled, sig, spawn, Deadline, Epoll, Rng,
-    Tracker,
+    assert_at_most_one_write_per_park, await_blocked_in, epoll_watching, gettid, scaled, sig,
+    spawn, Deadline, Epoll, Joiner, Rng, Tracker,
 };
 
 /// Timeout of every blocking poll: reaching it means a wake-up was lost.
@@ -292,38 +291,65 @@ impl Action {
     fn raises(self) -> bool {
         matches!(self, Action::Raise | Action::SendThenRaise(_))
     }
+
+    /// `rounds` actions drawn from seed `seed`.
+    fn plan(seed: u64, rounds: u64) -> Vec<Action> {
+        let mut rng = Rng::new(seed);
+        (0..rounds).map(|_| Action::pick(&mut rng)).collect()
+    }
+
+    /// The signals round `round` leaves pending.
+    fn signals(self, round: u64) -> SignalSet {
+        if self.raises() {
+            SignalSet::from(sig(round))
+        } else {
+            SignalSet::EMPTY
+        }
+    }
+}
+
+/// The producer of a poll loop: for each round of `plan`, waits for the go
+/// (the round's number), then makes the round's send attempts (payload =
+/// attempt number) and its raise, with `raiser` if given, else with `tx`,
+/// stalling at random (seed `seed`). Its handles are dropped at the end:
+/// the close.
+fn spawn_producer(
+    mut tx: Sender<u64>,
+    raiser: Option<Raiser>,
+    plan: Vec<Action>,
+    seed: u64,
+    go_rx: CbReceiver<u64>,
+) -> Joiner<()> {
+    spawn("producer", move || {
+        let mut rng = Rng::new(seed);
+        let mut seq = 0u64;
+        for (round, action) in (0u64..).zip(plan) {
+            assert_eq!(go_rx.recv_timeout(LONG).expect("the go"), round);
+            rng.spin(3_000);
+            for _ in 0..action.attempts() {
+                let _ = tx.send(seq);
+                seq += 1;
+                rng.spin(300);
+            }
+            if action.raises() {
+                match &raiser {
+                    Some(raiser) => raiser.raise(sig(round)).unwrap(),
+                    None => tx.raise(sig(round)).unwrap(),
+                }
+            }
+        }
+    })
 }
 
 #[test]
 fn s09_mio_poll_loop_never_loses_a_wake_up() {
     let rounds = scaled(10_000, 20);
-    let plan: Vec<Action> = {
-        let mut rng = Rng::new(9);
-        (0..rounds).map(|_| Action::pick(&mut rng)).collect()
-    };
-    let (mut tx, mut rx) = eventsig::channel::<u64>(LOOP_CAP).unwrap();
+    let plan = Action::plan(9, rounds);
+    let (tx, mut rx) = eventsig::channel::<u64>(LOOP_CAP).unwrap();
     let raiser = tx.raiser();
     let (go_tx, go_rx) = bounded::<u64>(1);
-    let producer = {
-        let plan = plan.clone();
-        spawn("producer", move || {
-            let mut rng = Rng::new(99);
-            let mut seq = 0u64;
-            for (round, action) in (0u64..).zip(plan) {
-                assert_eq!(go_rx.recv_timeout(LONG).expect("the go"), round);
-                rng.spin(3_000);
-                for _ in 0..action.attempts() {
-                    let _ = tx.send(seq);
-                    seq += 1;
-                    rng.spin(300);
-                }
-                if action.raises() {
-                    raiser.raise(sig(round)).unwrap();
-                }
-            }
-            // Both producer handles dropped here: the close.
-        })
-    };
+    // The producer raises with a `Raiser`: both its handles go at the end.
+    let producer = spawn_producer(tx, Some(raiser), plan.clone(), 99, go_rx);
 
     let mut ep = Epoll::register(&mut rx);
     // Seen empty: from here on the fd must become readable for anything new.
@@ -336,11 +362,7 @@ fn s09_mio_poll_loop_never_loses_a_wake_up() {
         go_tx.send(round).expect("the producer is alive");
         rng.spin(3_000);
         attempts += action.attempts();
-        let want = if action.raises() {
-            SignalSet::from(sig(round))
-        } else {
-            SignalSet::EMPTY
-        };
+        let want = action.signals(round);
         let mut signals = SignalSet::EMPTY;
         loop {
             deadline.check("the round's deliveries");
@@ -382,23 +404,6 @@ const EPOLL_WAIT_SYSCALLS: [libc::c_long; 3] = [
     libc::SYS_epoll_pwait2,
 ];
 
-/// Whether thread `tid` of this process is blocked in one of `syscalls`
-/// (`/proc/<pid>/task/<tid>/syscall` names the syscall of a blocked thread and
-/// says "running" for a running one; see proc(5)).
-fn blocked_in(tid: libc::pid_t, syscalls: &[libc::c_long]) -> bool {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
-        .expect("read /proc/self/task/<tid>/syscall");
-    text.split_whitespace()
-        .next()
-        .and_then(|nr| nr.parse::<libc::c_long>().ok())
-        .is_some_and(|nr| syscalls.contains(&nr))
-}
-
-fn gettid() -> libc::pid_t {
-    // SAFETY: gettid(2) takes no argument and cannot fail.
-    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
-}
-
 /// The deterministic form: the producer publishes only once the consumer is
 /// provably asleep in `epoll_wait(2)`, then a burst of sends and raises. Each
 /// round costs exactly one eventfd write, whatever the burst size, and the
@@ -416,11 +421,12 @@ fn s10_mio_exactly_one_doorbell_write_per_blocked_poll() {
     let producer = spawn("producer", move || {
         for round in 0..rounds {
             let tid = go_rx.recv_timeout(LONG).expect("the consumer's go");
-            let deadline = Deadline::new(TEST_BUDGET);
-            while !blocked_in(tid, &EPOLL_WAIT_SYSCALLS) {
-                deadline.check("the consumer blocking in epoll_wait(2)");
-                thread::yield_now();
-            }
+            await_blocked_in(
+                tid,
+                &EPOLL_WAIT_SYSCALLS,
+                TEST_BUDGET,
+                "the consumer blocking in epoll_wait(2)",
+            );
             for i in 0..burst {
                 tx.send(round * burst + i).unwrap();
                 raiser.raise(sig(i)).unwrap();
@@ -585,31 +591,10 @@ impl EdgeEpoll {
 #[test]
 fn s09_raw_epoll_edge_triggered_drain_until_empty() {
     let rounds = scaled(400, 10);
-    let plan: Vec<Action> = {
-        let mut rng = Rng::new(17);
-        (0..rounds).map(|_| Action::pick(&mut rng)).collect()
-    };
-    let (mut tx, mut rx) = eventsig::channel::<u64>(LOOP_CAP).unwrap();
+    let plan = Action::plan(17, rounds);
+    let (tx, mut rx) = eventsig::channel::<u64>(LOOP_CAP).unwrap();
     let (go_tx, go_rx) = bounded::<u64>(1);
-    let producer = {
-        let plan = plan.clone();
-        spawn("producer", move || {
-            let mut rng = Rng::new(1717);
-            let mut seq = 0u64;
-            for (round, action) in (0u64..).zip(plan) {
-                assert_eq!(go_rx.recv_timeout(LONG).expect("the go"), round);
-                rng.spin(3_000);
-                for _ in 0..action.attempts() {
-                    let _ = tx.send(seq);
-                    seq += 1;
-                    rng.spin(300);
-                }
-                if action.raises() {
-                    tx.raise(sig(round)).unwrap();
-                }
-            }
-        })
-    };
+    let producer = spawn_producer(tx, None, plan.clone(), 1717, go_rx);
     let ep = EdgeEpoll::new(rx.as_raw_fd());
     // Seen empty: from here on the fd must get an edge for anything new.
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
@@ -622,11 +607,7 @@ fn s09_raw_epoll_edge_triggered_drain_until_empty() {
         go_tx.send(round).expect("the producer is alive");
         rng.spin(3_000);
         attempts += action.attempts();
-        let want = if action.raises() {
-            SignalSet::from(sig(round))
-        } else {
-            SignalSet::EMPTY
-        };
+        let want = action.signals(round);
         let mut signals = SignalSet::EMPTY;
         loop {
             deadline.check("the round's deliveries");

@@ -25,7 +25,7 @@ use eventsig::ring::Run;
 use eventsig::{Delivery, OverflowPolicy, SendError, TryRecvError};
 
 mod common;
-use common::{scaled, stall, XorShift};
+use common::{check_progress, scaled, spin_while, stall, XorShift};
 
 /// A [`common::Payload`] that counts its drops.
 #[derive(Debug)]
@@ -655,15 +655,7 @@ fn two_threads_with_random_stalls(cap: usize, n: u64, seed: u64) {
                 patient = rng.below(3) == 0;
             }
             if patient {
-                let mut spins = 0u32;
-                while tx.free_slots() == 0 && spins < 256 {
-                    if spins % 16 == 15 {
-                        thread::yield_now();
-                    } else {
-                        std::hint::spin_loop();
-                    }
-                    spins += 1;
-                }
+                spin_while(256, || tx.free_slots() == 0);
             }
             if let Some(old) = tx.push(Payload::new(i, &made)) {
                 let seq = old.check();
@@ -690,13 +682,7 @@ fn two_threads_with_random_stalls(cap: usize, n: u64, seed: u64) {
     let mut empty_polls = 0u64;
     while check.next < n {
         rounds += 1;
-        if rounds % 1024 == 0 {
-            assert!(
-                Instant::now() < deadline,
-                "stalled at {} of {n} attempts accounted for",
-                check.next
-            );
-        }
+        check_progress(rounds, deadline, check.next, n);
         let before = check.next;
         match rng.below(3) {
             0 => {

@@ -12,7 +12,9 @@ use eventsig::ring::{ring, Consumer, Producer, Run};
 use eventsig::{BuildError, Delivery};
 
 mod common;
-use common::{scaled_usize as scaled, stall, Payload, Tracker, XorShift};
+use common::{
+    check_progress, scaled_usize as scaled, spin_while, stall, Payload, Tracker, XorShift,
+};
 
 /// Capacities under test: not only powers of two.
 const CAPACITIES: [usize; 5] = [1, 2, 3, 7, 64];
@@ -712,17 +714,7 @@ fn two_threads_with_random_stalls(cap: usize, n: u64, seed: u64) {
                 patient = rng.below(4) != 0;
             }
             if patient {
-                // Bounded; yields now and then so that an oversubscribed
-                // machine runs the consumer instead of this spin.
-                let mut spins = 0u32;
-                while tx.free_slots() == 0 && spins < 256 {
-                    if spins % 16 == 15 {
-                        thread::yield_now();
-                    } else {
-                        std::hint::spin_loop();
-                    }
-                    spins += 1;
-                }
+                spin_while(256, || tx.free_slots() == 0);
             }
             if let Err(v) = tx.push(i) {
                 assert_eq!(v, i, "the refused value comes back");
@@ -743,13 +735,7 @@ fn two_threads_with_random_stalls(cap: usize, n: u64, seed: u64) {
     let mut rounds = 0u64;
     while check.next < n {
         rounds += 1;
-        if rounds % 1024 == 0 {
-            assert!(
-                Instant::now() < deadline,
-                "stalled at {} of {n} attempts accounted for",
-                check.next
-            );
-        }
+        check_progress(rounds, deadline, check.next, n);
         let mut empty = false;
         if rng.below(2) == 0 {
             let before = check.next;

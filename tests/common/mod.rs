@@ -164,6 +164,63 @@ impl Deadline {
     }
 }
 
+/// Waits, boundedly, while `busy` holds (a full ring): at most `max`
+/// turns, yielding every 16th so that an oversubscribed machine runs the
+/// other thread instead of this spin.
+pub fn spin_while(max: u32, mut busy: impl FnMut() -> bool) {
+    let mut spins = 0u32;
+    while busy() && spins < max {
+        if spins % 16 == 15 {
+            thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+        spins += 1;
+    }
+}
+
+/// A consumer's progress check, made every 1024th of its `rounds`: panics
+/// once `deadline` has passed with only `next` of `n` attempts accounted
+/// for.
+#[track_caller]
+pub fn check_progress(rounds: u64, deadline: Instant, next: u64, n: u64) {
+    if rounds % 1024 == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "stalled at {next} of {n} attempts accounted for"
+        );
+    }
+}
+
+/// This thread's id.
+pub fn gettid() -> libc::pid_t {
+    // SAFETY: gettid(2) takes no argument and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
+}
+
+/// Whether thread `tid` of this process is blocked in one of `syscalls`
+/// (`/proc/<pid>/task/<tid>/syscall` names the syscall of a blocked thread and
+/// says "running" for a running one; see proc(5)).
+pub fn blocked_in(tid: libc::pid_t, syscalls: &[libc::c_long]) -> bool {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
+        .expect("read /proc/self/task/<tid>/syscall");
+    text.split_whitespace()
+        .next()
+        .and_then(|nr| nr.parse::<libc::c_long>().ok())
+        .is_some_and(|nr| syscalls.contains(&nr))
+}
+
+/// Yields until thread `tid` is blocked in one of `syscalls`; panics with
+/// `what` after `budget`.
+#[track_caller]
+pub fn await_blocked_in(tid: libc::pid_t, syscalls: &[libc::c_long], budget: Duration, what: &str) {
+    let deadline = Deadline::new(budget);
+    while !blocked_in(tid, syscalls) {
+        deadline.check(what);
+        thread::yield_now();
+    }
+}
+
 /// Runs `f` on a new thread; `join` re-raises its panic.
 pub fn spawn<R: Send + 'static>(name: &str, f: impl FnOnce() -> R + Send + 'static) -> Joiner<R> {
     Joiner(
