@@ -15,15 +15,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver as CbReceiver, Sender as CbSender};
-use crossbeam_utils::Backoff;
 use eventsig::{
     Delivery, Overflow, RaiseError, Raiser, Receiver, SendError, Sender, SignalSet, TryRecvError,
 };
 
 mod common;
 use common::{
-    assert_at_most_one_write_per_park, await_blocked_in, gettid, scaled, sig, spawn, Deadline, Rng,
-    Tracker,
+    assert_at_most_one_write_per_park, await_blocked_in, await_room, gettid, scaled, sig, spawn,
+    Deadline, Rng, Tracker,
 };
 
 /// Timeout of every blocking call: far above any wake-up latency, so reaching
@@ -192,11 +191,7 @@ fn s03_fifo_payload_intact_across_threads() {
         let mut rng = Rng::new(31);
         for seq in 0..n {
             // Backpressure: `free_slots() > 0` means the send is accepted.
-            let backoff = Backoff::new();
-            while tx.free_slots() == 0 {
-                deadline.check("room in the ring");
-                backoff.snooze();
-            }
+            await_room(&mut tx, &deadline);
             if let Err(e) = tx.send(payload(seq)) {
                 panic!("send {seq} refused with room: {e:?}");
             }
@@ -1372,11 +1367,7 @@ fn s13_signal_raised_before_a_send_is_visible_with_the_event() {
         let deadline = Deadline::new(TEST_BUDGET);
         let mut rng = Rng::new(13);
         for i in 0..n {
-            let backoff = Backoff::new();
-            while tx.free_slots() == 0 {
-                deadline.check("room in the ring");
-                backoff.snooze();
-            }
+            await_room(&mut tx, &deadline);
             tx.raise(sig(i)).unwrap();
             rng.spin(100);
             tx.send(i).unwrap();

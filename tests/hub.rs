@@ -714,35 +714,27 @@ fn lost_wakeup_rounds(senders: usize, rounds: u64, sleep: Sleep, seed: u64) {
     assert_at_most_one_write_per_park(rx.stats());
 }
 
+/// [`lost_wakeup_rounds`] for every sender count, sleeping by `sleep`, with
+/// seeds from `seed`.
+fn lost_wakeup_rounds_for_each_count(sleep: Sleep, seed: u64) {
+    for (k, &n) in SENDER_COUNTS.iter().enumerate() {
+        lost_wakeup_rounds(n, scaled(3_000, 10) / n as u64 + 10, sleep, seed + k as u64);
+    }
+}
+
 #[test]
 fn s09_no_lost_wakeup_across_rings_with_wait() {
-    for (k, &n) in SENDER_COUNTS.iter().enumerate() {
-        lost_wakeup_rounds(n, scaled(3_000, 10) / n as u64 + 10, Sleep::Wait, k as u64);
-    }
+    lost_wakeup_rounds_for_each_count(Sleep::Wait, 0);
 }
 
 #[test]
 fn s09_no_lost_wakeup_across_rings_with_mio() {
-    for (k, &n) in SENDER_COUNTS.iter().enumerate() {
-        lost_wakeup_rounds(
-            n,
-            scaled(3_000, 10) / n as u64 + 10,
-            Sleep::Mio,
-            10 + k as u64,
-        );
-    }
+    lost_wakeup_rounds_for_each_count(Sleep::Mio, 10);
 }
 
 #[test]
 fn s09_no_lost_wakeup_across_rings_with_raw_epoll() {
-    for (k, &n) in SENDER_COUNTS.iter().enumerate() {
-        lost_wakeup_rounds(
-            n,
-            scaled(3_000, 10) / n as u64 + 10,
-            Sleep::RawEpoll,
-            20 + k as u64,
-        );
-    }
+    lost_wakeup_rounds_for_each_count(Sleep::RawEpoll, 20);
 }
 
 /// Deterministic S9 steps on mio: a publication between the drain that saw

@@ -21,8 +21,8 @@ use mio::{Interest, Token};
 
 mod common;
 use common::{
-    assert_at_most_one_write_per_park, await_blocked_in, epoll_watching, gettid, scaled, sig,
-    spawn, Deadline, Epoll, Joiner, Rng, Tracker,
+    assert_at_most_one_write_per_park, await_blocked_in, await_room, epoll_watching, gettid,
+    scaled, sig, spawn, Deadline, Epoll, Joiner, Rng, Tracker,
 };
 
 /// Timeout of every blocking poll: reaching it means a wake-up was lost.
@@ -504,11 +504,7 @@ fn s10_mio_flood_costs_few_doorbell_writes_per_event() {
         let deadline = Deadline::new(TEST_BUDGET);
         for i in 0..n {
             // Backpressure, so every event is delivered.
-            let backoff = Backoff::new();
-            while tx.free_slots() == 0 {
-                deadline.check("room in the ring");
-                backoff.snooze();
-            }
+            await_room(&mut tx, &deadline);
             tx.send(i).unwrap();
         }
     });

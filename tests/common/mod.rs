@@ -11,7 +11,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use eventsig::{Delivery, Receiver, Signal, Stats};
+use crossbeam_utils::Backoff;
+use eventsig::{Delivery, Receiver, Sender, Signal, Stats};
 use mio::event::Source;
 use mio::{Events, Interest, Poll, Token};
 
@@ -189,6 +190,17 @@ pub fn check_progress(rounds: u64, deadline: Instant, next: u64, n: u64) {
             Instant::now() < deadline,
             "stalled at {next} of {n} attempts accounted for"
         );
+    }
+}
+
+/// Waits until `tx`'s ring has room (`free_slots() > 0` means the next
+/// send is accepted), backing off; checks `deadline` meanwhile.
+#[track_caller]
+pub fn await_room<T>(tx: &mut Sender<T>, deadline: &Deadline) {
+    let backoff = Backoff::new();
+    while tx.free_slots() == 0 {
+        deadline.check("room in the ring");
+        backoff.snooze();
     }
 }
 
