@@ -6,8 +6,6 @@
 //! harness runs tests on several threads at once, so a global count would
 //! see other tests' allocations).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Barrier};
@@ -16,66 +14,13 @@ use std::time::{Duration, Instant};
 
 use eventsig::{Delivery, SendError, Signal, SignalSet, TryRecvError};
 
-struct Counting;
+// Installs the counting global allocator in this binary.
+#[path = "common/counting.rs"]
+mod counting;
+use counting::allocations_in;
 
-thread_local! {
-    // `const`-initialised and without a destructor: reading it never
-    // allocates, so the allocator may use it.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    // `try_with`: during thread teardown the slot may be gone; then the
-    // allocation is simply not counted.
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees carry over; counting touches only a
-// thread-local `Cell`.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded unchanged (see the impl).
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded unchanged (see the impl).
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded unchanged (see the impl).
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged (see the impl).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations this thread made while running `f`.
-fn allocations_in<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = ALLOCATIONS.with(Cell::get);
-    let r = f();
-    (ALLOCATIONS.with(Cell::get) - before, r)
-}
-
-/// Iteration counts shrink under Miri, which is ~1000x slower.
-const fn scaled(n: usize, miri: usize) -> usize {
-    if cfg!(miri) {
-        miri
-    } else {
-        n
-    }
-}
+mod common;
+use common::scaled_usize as scaled;
 
 fn sig(n: u32) -> Signal {
     Signal::new(n).unwrap()

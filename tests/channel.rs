@@ -15,10 +15,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver as CbReceiver, Sender as CbSender};
-use crossbeam_utils::Backoff;
 use eventsig::{
-    Delivery, Overflow, RaiseError, Raiser, Receiver, SendError, Sender, Signal, SignalSet, Stats,
-    TryRecvError,
+    Delivery, Overflow, RaiseError, Raiser, Receiver, SendError, Sender, SignalSet, TryRecvError,
+};
+
+mod common;
+use common::{
+    assert_at_most_one_write_per_park, await_blocked_in, await_room, gettid, scaled, sig, spawn,
+    Deadline, Rng, Tracker,
 };
 
 /// Timeout of every blocking call: far above any wake-up latency, so reaching
@@ -27,62 +31,6 @@ const LONG: Duration = Duration::from_secs(10);
 
 /// Bound of every polling loop of one test.
 const TEST_BUDGET: Duration = Duration::from_secs(60);
-
-/// Iteration counts shrink under Miri, which is ~1000x slower.
-const fn scaled(n: u64, miri: u64) -> u64 {
-    if cfg!(miri) {
-        miri
-    } else {
-        n
-    }
-}
-
-fn sig(n: u64) -> Signal {
-    Signal::new((n % 64) as u32).expect("n % 64 < 64")
-}
-
-/// xorshift64*: a tiny deterministic PRNG for stalls and choices.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Spins a random number of iterations in `0..max` (a bounded stall).
-    fn spin(&mut self, max: u64) {
-        for _ in 0..self.below(max) {
-            std::hint::spin_loop();
-        }
-    }
-}
-
-/// A bound on a polling loop: `check` panics once it has passed.
-struct Deadline(Instant);
-
-impl Deadline {
-    fn new() -> Deadline {
-        Deadline(Instant::now() + TEST_BUDGET)
-    }
-
-    #[track_caller]
-    fn check(&self, what: &str) {
-        assert!(Instant::now() < self.0, "gave up waiting: {what}");
-    }
-}
 
 /// Blocks in `wait`; reaching the timeout is a lost wake-up. That includes a
 /// `true` returned only at the deadline: `wait` looks once more when its
@@ -96,45 +44,6 @@ fn wait_ready<T>(rx: &mut Receiver<T>, what: &str) {
     assert!(
         ready && slept < LONG,
         "lost wake-up: {what}: wait returned {ready} after {slept:?} (timeout {LONG:?})"
-    );
-}
-
-/// Runs `f` on a new thread; `join` re-raises its panic.
-fn spawn<R: Send + 'static>(name: &str, f: impl FnOnce() -> R + Send + 'static) -> Joiner<R> {
-    Joiner(
-        thread::Builder::new()
-            .name(name.into())
-            .spawn(f)
-            .expect("spawn"),
-    )
-}
-
-struct Joiner<R>(thread::JoinHandle<R>);
-
-impl<R> Joiner<R> {
-    fn join(self) -> R {
-        match self.0.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
-
-    fn is_finished(&self) -> bool {
-        self.0.is_finished()
-    }
-}
-
-/// The exact S10 bound, read off `doorbell.rs` and `channel.rs`: the park flag
-/// is set only by `Receiver::park` (which counts `parks`), and every eventfd
-/// write — a producer's (`ring_if_parked` -> `claim_and_ring`) and the
-/// receiver's own epoll self-ring (`ring_self`) — first wins a
-/// `swap(true -> false)` of that flag. So each park pays for at most one
-/// write, with no slack: `doorbell_writes <= parks`.
-#[track_caller]
-fn assert_at_most_one_write_per_park(stats: Stats) {
-    assert!(
-        stats.doorbell_writes <= stats.parks,
-        "more eventfd writes than sleeps: {stats}"
     );
 }
 
@@ -152,36 +61,6 @@ fn fd_readable<T>(rx: &Receiver<T>) -> bool {
     let n = unsafe { libc::poll(&mut pfd, 1, 0) };
     assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
     n == 1
-}
-
-/// Follows one channel's delivery stream where payload == sequence number.
-#[derive(Debug, Default)]
-struct Tracker {
-    /// Sequence number the next delivery must start at.
-    next: u64,
-    events: u64,
-    lost: u64,
-    gaps: u64,
-}
-
-impl Tracker {
-    #[track_caller]
-    fn see(&mut self, d: Delivery<u64>) {
-        match d {
-            Delivery::Event(v) => {
-                assert_eq!(v, self.next, "event out of place (S3/S7): {self:?}");
-                self.next = v + 1;
-                self.events += 1;
-            }
-            Delivery::Lost { first, count } => {
-                assert_eq!(first, self.next, "gap out of place (S7): {self:?}");
-                assert!(count > 0, "empty gap marker");
-                self.next = first + count;
-                self.lost += count;
-                self.gaps += 1;
-            }
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -308,15 +187,11 @@ fn s03_fifo_payload_intact_across_threads() {
     let n = scaled(100_000, 500);
     let (mut tx, mut rx) = eventsig::channel::<Payload>(16).unwrap();
     let producer = spawn("producer", move || {
-        let deadline = Deadline::new();
+        let deadline = Deadline::new(TEST_BUDGET);
         let mut rng = Rng::new(31);
         for seq in 0..n {
             // Backpressure: `free_slots() > 0` means the send is accepted.
-            let backoff = Backoff::new();
-            while tx.free_slots() == 0 {
-                deadline.check("room in the ring");
-                backoff.snooze();
-            }
+            await_room(&mut tx, &deadline);
             if let Err(e) = tx.send(payload(seq)) {
                 panic!("send {seq} refused with room: {e:?}");
             }
@@ -325,7 +200,7 @@ fn s03_fifo_payload_intact_across_threads() {
             }
         }
     });
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     let mut rng = Rng::new(37);
     let mut next = 0u64;
     let mut check = |d: Delivery<Payload>| {
@@ -433,7 +308,7 @@ fn conservation(capacity: usize, seed: u64) {
         })
     };
     start.wait();
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     let mut rng = Rng::new(seed ^ 0xC0FFEE);
     let mut seen = Tracker::default();
     loop {
@@ -735,7 +610,7 @@ fn s08_concurrent_acknowledgements_never_clear_an_unseen_drop() {
             (refused, tx.raiser())
         })
     };
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     let mut rng = Rng::new(88);
     let mut acks = Acks::default();
     // Phase 1: the producer drops between our read and our acknowledgement.
@@ -965,7 +840,7 @@ fn s09_wait_wakes_for_a_send_racing_with_the_park() {
     let producer = {
         let turn = Arc::clone(&turn);
         spawn("producer", move || {
-            let deadline = Deadline::new();
+            let deadline = Deadline::new(TEST_BUDGET);
             let mut rng = Rng::new(96);
             for round in 0..rounds {
                 let mut spins = 0u32;
@@ -1062,7 +937,7 @@ fn s10_busy_polling_consumer_costs_producers_no_doorbell_write() {
         }
     });
     // Never `wait`, never hand out the fd: the receiver never parks.
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     let mut seen = Tracker::default();
     let mut signals = SignalSet::EMPTY;
     let mut flip = false;
@@ -1206,23 +1081,6 @@ fn poll_syscalls() -> Vec<libc::c_long> {
     nrs
 }
 
-/// Whether thread `tid` of this process is blocked in one of `syscalls`
-/// (`/proc/<pid>/task/<tid>/syscall` names the syscall of a blocked thread and
-/// says "running" for a running one; see proc(5)).
-fn blocked_in(tid: libc::pid_t, syscalls: &[libc::c_long]) -> bool {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
-        .expect("read /proc/self/task/<tid>/syscall");
-    text.split_whitespace()
-        .next()
-        .and_then(|nr| nr.parse::<libc::c_long>().ok())
-        .is_some_and(|nr| syscalls.contains(&nr))
-}
-
-fn gettid() -> libc::pid_t {
-    // SAFETY: gettid(2) takes no argument and cannot fail.
-    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
-}
-
 /// The deterministic form of S9 + S10: the producer publishes only once the
 /// consumer is provably asleep in `poll(2)` inside `wait`, then publishes a
 /// burst of sends and raises. Every round must wake the consumer, and cost
@@ -1240,11 +1098,12 @@ fn s09_s10_exactly_one_doorbell_write_per_blocked_wait() {
         let syscalls = poll_syscalls();
         for round in 0..rounds {
             let tid = go_rx.recv_timeout(LONG).expect("the consumer's go");
-            let deadline = Deadline::new();
-            while !blocked_in(tid, &syscalls) {
-                deadline.check("the consumer blocking in poll(2)");
-                thread::yield_now();
-            }
+            await_blocked_in(
+                tid,
+                &syscalls,
+                TEST_BUDGET,
+                "the consumer blocking in poll(2)",
+            );
             for i in 0..burst {
                 tx.send(round * burst + i).unwrap();
                 raiser.raise(sig(i)).unwrap();
@@ -1252,7 +1111,7 @@ fn s09_s10_exactly_one_doorbell_write_per_blocked_wait() {
         }
     });
     let tid = gettid();
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     let mut seen = Tracker::default();
     for round in 0..rounds {
         go_tx.send(tid).expect("the producer is alive");
@@ -1341,7 +1200,7 @@ fn s11_closed_never_before_the_last_event_across_threads() {
             // Dropped here: the close races with the consumer's last pops.
         }
     });
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     for round in 0..rounds {
         let (tx, mut rx) = eventsig::channel::<u64>(4).unwrap();
         senders_tx.send(tx).expect("the producer is alive");
@@ -1505,20 +1364,16 @@ fn s13_signal_raised_before_a_send_is_visible_with_the_event() {
     let n = scaled(100_000, 300);
     let (mut tx, mut rx) = eventsig::channel::<u64>(CAP as usize).unwrap();
     let producer = spawn("producer", move || {
-        let deadline = Deadline::new();
+        let deadline = Deadline::new(TEST_BUDGET);
         let mut rng = Rng::new(13);
         for i in 0..n {
-            let backoff = Backoff::new();
-            while tx.free_slots() == 0 {
-                deadline.check("room in the ring");
-                backoff.snooze();
-            }
+            await_room(&mut tx, &deadline);
             tx.raise(sig(i)).unwrap();
             rng.spin(100);
             tx.send(i).unwrap();
         }
     });
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     let mut rng = Rng::new(1313);
     let mut received = 0u64;
     // Per signal: `received` at the latest take that contained it.

@@ -13,18 +13,26 @@
 //! No sleep synchronises anything: every blocking call has a timeout
 //! ([`LONG`]) whose expiry is a lost wake-up, and every loop is bounded.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventsig::hub::{AddSenderError, HubDelivery, HubReceiver, HubSender, SenderId};
-use eventsig::{BuildError, RaiseError, SendError, Signal, SignalSet, Stats, TryRecvError};
-use mio::{Events, Interest, Poll, Token};
+use eventsig::{BuildError, RaiseError, SendError, SignalSet, TryRecvError};
+
+mod common;
+use common::{
+    assert_at_most_one_write_per_park, epoll_watching, scaled, sig, spawn, Deadline, Epoll, Joiner,
+    Rng,
+};
+
+// Installs the counting global allocator in this binary (S4).
+#[path = "common/counting.rs"]
+mod counting;
+use counting::allocations_in;
 
 /// Timeout of every blocking call: reaching it means a wake-up was lost.
 const LONG: Duration = Duration::from_secs(10);
@@ -35,119 +43,10 @@ const TEST_BUDGET: Duration = Duration::from_secs(120);
 /// The sender counts the issue asks for; fewer under Miri (~1000x slower).
 const SENDER_COUNTS: &[usize] = if cfg!(miri) { &[1, 4] } else { &[1, 4, 16, 64] };
 
-/// Iteration counts shrink under Miri.
-const fn scaled(n: u64, miri: u64) -> u64 {
-    if cfg!(miri) {
-        miri
-    } else {
-        n
-    }
-}
-
-fn sig(n: u64) -> Signal {
-    Signal::new((n % 64) as u32).expect("n % 64 < 64")
-}
-
-// ------------------------------------------------------------- allocation
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged; counting touches only a thread-local `Cell`.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations this thread made while running `f`.
-fn allocations_in<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = ALLOCATIONS.with(Cell::get);
-    let r = f();
-    (ALLOCATIONS.with(Cell::get) - before, r)
-}
-
-// ---------------------------------------------------------------- helpers
-
-/// xorshift64*: a tiny deterministic PRNG for stalls and choices.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A bounded stall: spins, sometimes a yield.
-    fn stall(&mut self) {
-        match self.below(8) {
-            0 => thread::yield_now(),
-            1..=3 => {
-                for _ in 0..self.below(2000) {
-                    std::hint::spin_loop();
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// A bound on a polling loop: `check` panics once it has passed.
-struct Deadline(Instant);
-
-impl Deadline {
-    fn new() -> Deadline {
-        Deadline(Instant::now() + TEST_BUDGET)
-    }
-
-    #[track_caller]
-    fn check(&self, what: &str) {
-        assert!(Instant::now() < self.0, "gave up waiting: {what}");
-    }
-}
-
 /// Spins (then yields) until `cond` holds; panics after [`TEST_BUDGET`].
 #[track_caller]
 fn spin_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     let mut n = 0u32;
     while !cond() {
         n = n.wrapping_add(1);
@@ -225,83 +124,12 @@ impl Streams {
     }
 }
 
-/// S10: every eventfd write claimed a park (`doorbell.rs`).
-#[track_caller]
-fn assert_at_most_one_write_per_park(stats: Stats) {
-    assert!(
-        stats.doorbell_writes <= stats.parks,
-        "S10: more eventfd writes than parks: {stats}"
-    );
-}
-
-/// A mio `Poll` with a hub receiver registered (edge-triggered).
-struct MioPoll {
-    poll: Poll,
-    events: Events,
-}
-
-impl MioPoll {
-    fn register(rx: &mut HubReceiver<u64>) -> MioPoll {
-        let poll = Poll::new().expect("epoll_create1");
-        poll.registry()
-            .register(rx, Token(0), Interest::READABLE)
-            .expect("register the hub receiver");
-        MioPoll {
-            poll,
-            events: Events::with_capacity(4),
-        }
-    }
-
-    /// Polls until the fd is reported readable; panics after [`LONG`].
-    #[track_caller]
-    fn expect_ready(&mut self) {
-        let deadline = Instant::now() + LONG;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.poll.poll(&mut self.events, Some(left)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => panic!("epoll_wait: {e}"),
-            }
-            if self.events.iter().any(|e| e.token() == Token(0)) {
-                return;
-            }
-            assert!(!left.is_zero(), "lost wake-up: no readiness for {LONG:?}");
-        }
-    }
-
-    fn ready_now(&mut self) -> bool {
-        self.poll
-            .poll(&mut self.events, Some(Duration::ZERO))
-            .expect("epoll_wait");
-        self.events.iter().any(|e| e.token() == Token(0))
-    }
-}
-
 /// A raw level-triggered epoll on a plain fd.
 struct RawEpoll(OwnedFd);
 
 impl RawEpoll {
     fn watching(fd: RawFd) -> RawEpoll {
-        // SAFETY: epoll_create1 takes a flag and returns a new fd or -1,
-        // checked below; the fd is then owned by `OwnedFd` alone.
-        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        assert!(
-            ep >= 0,
-            "epoll_create1: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: `ep` is a new fd nobody else owns.
-        let ep = unsafe { OwnedFd::from_raw_fd(ep) };
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: 0,
-        };
-        // SAFETY: both fds are open; `ev` is a valid epoll_event that
-        // epoll_ctl only reads; the return value is checked.
-        let r = unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
-        assert_eq!(r, 0, "epoll_ctl: {}", std::io::Error::last_os_error());
-        RawEpoll(ep)
+        RawEpoll(epoll_watching(fd, libc::EPOLLIN, 0))
     }
 
     /// `epoll_wait` until the fd is readable; panics after [`LONG`].
@@ -320,27 +148,6 @@ impl RawEpoll {
             assert!(n >= 0, "epoll_wait: {}", std::io::Error::last_os_error());
             assert_eq!(n, 1, "lost wake-up: no readiness for {LONG:?}");
             return;
-        }
-    }
-}
-
-/// Runs `f` on a new thread; `join` re-raises its panic.
-fn spawn<R: Send + 'static>(name: &str, f: impl FnOnce() -> R + Send + 'static) -> Joiner<R> {
-    Joiner(
-        thread::Builder::new()
-            .name(name.into())
-            .spawn(f)
-            .expect("spawn"),
-    )
-}
-
-struct Joiner<R>(thread::JoinHandle<R>);
-
-impl<R> Joiner<R> {
-    fn join(self) -> R {
-        match self.0.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 }
@@ -367,7 +174,7 @@ fn s03_each_sender_is_fifo_whatever_the_interleaving() {
     let ids: Vec<SenderId> = txs.iter().map(HubSender::id).collect();
     drop((txs, hub));
     let mut streams = Streams::default();
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     while !rx.is_finished() {
         deadline.check("everything delivered");
         streams.drain(&mut rx);
@@ -541,7 +348,7 @@ fn conservation(senders: usize, attempts: u64, seed: u64) {
     start.wait();
     let mut streams = Streams::default();
     let mut signals = SignalSet::EMPTY;
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     loop {
         deadline.check("the hub finishes");
         let finished = rx.is_finished();
@@ -615,7 +422,7 @@ fn fairness_a_flooding_ring_does_not_starve_a_trickling_one() {
         i
     });
     // The flood is on before the first trickled event.
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     while rx.drain().count() == 0 {
         deadline.check("the flood starts");
     }
@@ -640,7 +447,7 @@ fn fairness_a_flooding_ring_does_not_starve_a_trickling_one() {
     });
 
     let mut taken_at = Vec::new();
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     while (taken_at.len() as u64) < trickles {
         deadline.check("every trickled event");
         let mut flood_n = 0;
@@ -715,7 +522,7 @@ fn senders_come_and_go_while_the_receiver_runs() {
         let mut made: Vec<(SenderId, u64)> = Vec::new();
         let mut vcpus: Vec<Joiner<()>> = Vec::new();
         let mut full = 0;
-        let deadline = Deadline::new();
+        let deadline = Deadline::new(TEST_BUDGET);
         while (made.len() as u64) < cycles {
             deadline.check("senders are added");
             match hub.add_sender() {
@@ -743,7 +550,7 @@ fn senders_come_and_go_while_the_receiver_runs() {
         (made, full)
     });
     let mut streams = Streams::default();
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     loop {
         deadline.check("the hub finishes");
         let finished = rx.is_finished();
@@ -870,13 +677,13 @@ fn lost_wakeup_rounds(senders: usize, rounds: u64, sleep: Sleep, seed: u64) {
     let mut raw = None;
     match sleep {
         Sleep::Wait => {}
-        Sleep::Mio => mio = Some(MioPoll::register(&mut rx)),
+        Sleep::Mio => mio = Some(Epoll::register(&mut rx)),
         Sleep::RawEpoll => raw = Some(RawEpoll::watching(rx.as_raw_fd())),
     }
     for r in 0..rounds {
         // Publications of round r: events (round number r) and signals.
         let mut left = senders;
-        let deadline = Deadline::new();
+        let deadline = Deadline::new(TEST_BUDGET);
         while left > 0 {
             deadline.check("a round");
             left -= rx.take_signals().len().min(left);
@@ -902,7 +709,7 @@ fn lost_wakeup_rounds(senders: usize, rounds: u64, sleep: Sleep, seed: u64) {
             }
             match sleep {
                 Sleep::Wait => assert!(rx.wait(Some(LONG)).unwrap(), "S9: lost wake-up"),
-                Sleep::Mio => mio.as_mut().unwrap().expect_ready(),
+                Sleep::Mio => mio.as_mut().unwrap().expect_ready(LONG),
                 Sleep::RawEpoll => raw.as_ref().unwrap().expect_ready(),
             }
         }
@@ -912,35 +719,27 @@ fn lost_wakeup_rounds(senders: usize, rounds: u64, sleep: Sleep, seed: u64) {
     assert_at_most_one_write_per_park(rx.stats());
 }
 
+/// [`lost_wakeup_rounds`] for every sender count, sleeping by `sleep`, with
+/// seeds from `seed`.
+fn lost_wakeup_rounds_for_each_count(sleep: Sleep, seed: u64) {
+    for (k, &n) in SENDER_COUNTS.iter().enumerate() {
+        lost_wakeup_rounds(n, scaled(3_000, 10) / n as u64 + 10, sleep, seed + k as u64);
+    }
+}
+
 #[test]
 fn s09_no_lost_wakeup_across_rings_with_wait() {
-    for (k, &n) in SENDER_COUNTS.iter().enumerate() {
-        lost_wakeup_rounds(n, scaled(3_000, 10) / n as u64 + 10, Sleep::Wait, k as u64);
-    }
+    lost_wakeup_rounds_for_each_count(Sleep::Wait, 0);
 }
 
 #[test]
 fn s09_no_lost_wakeup_across_rings_with_mio() {
-    for (k, &n) in SENDER_COUNTS.iter().enumerate() {
-        lost_wakeup_rounds(
-            n,
-            scaled(3_000, 10) / n as u64 + 10,
-            Sleep::Mio,
-            10 + k as u64,
-        );
-    }
+    lost_wakeup_rounds_for_each_count(Sleep::Mio, 10);
 }
 
 #[test]
 fn s09_no_lost_wakeup_across_rings_with_raw_epoll() {
-    for (k, &n) in SENDER_COUNTS.iter().enumerate() {
-        lost_wakeup_rounds(
-            n,
-            scaled(3_000, 10) / n as u64 + 10,
-            Sleep::RawEpoll,
-            20 + k as u64,
-        );
-    }
+    lost_wakeup_rounds_for_each_count(Sleep::RawEpoll, 20);
 }
 
 /// Deterministic S9 steps on mio: a publication between the drain that saw
@@ -950,49 +749,49 @@ fn s09_no_lost_wakeup_across_rings_with_raw_epoll() {
 fn s09_mio_publication_after_the_empty_drain_wakes_the_poller() {
     let (hub, mut rx) = eventsig::hub::<u64>(4).unwrap();
     let mut a = hub.add_sender().unwrap();
-    let mut ep = MioPoll::register(&mut rx);
+    let mut ep = Epoll::register(&mut rx);
     assert!(!ep.ready_now());
     a.send(0).unwrap(); // right after registering, before any drain
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert_eq!(rx.drain().count(), 1);
-    ep.expect_ready(); // a drain that yielded keeps the fd readable
+    ep.expect_ready(LONG); // a drain that yielded keeps the fd readable
     assert_eq!(rx.drain().count(), 0); // seen empty: parked
     assert!(!ep.ready_now(), "no stale readiness");
 
     a.raise(sig(3)).unwrap();
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert_eq!(rx.take_signals(), SignalSet::from(sig(3)));
     assert_eq!(rx.drain().count(), 0);
     assert!(!ep.ready_now());
 
     let mut b = hub.add_sender().unwrap(); // added while parked
     b.send(7).unwrap();
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert_eq!(
         rx.drain().collect::<Vec<_>>(),
         [(b.id(), HubDelivery::Event(7))]
     );
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert_eq!(rx.drain().count(), 0);
 
     drop(a); // a removal is a publication too
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert_eq!(
         rx.drain().map(|(_, d)| d).collect::<Vec<_>>(),
         [HubDelivery::Closed]
     );
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert_eq!(rx.drain().count(), 0);
     assert!(!ep.ready_now());
 
     // The same ring again after its deactivation (the ready-set race,
     // taken slowly): the next send announces it anew.
     b.send(8).unwrap();
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert_eq!(rx.try_recv(), Ok((b.id(), HubDelivery::Event(8))));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty)); // parks
     b.send(9).unwrap();
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert_eq!(rx.try_recv(), Ok((b.id(), HubDelivery::Event(9))));
     assert_at_most_one_write_per_park(rx.stats());
 }
@@ -1012,13 +811,13 @@ fn s10_many_rings_publishing_during_one_sleep_make_one_write() {
             .build::<u64>()
             .unwrap();
         let mut txs: Vec<_> = (0..n).map(|_| hub.add_sender().unwrap()).collect();
-        let mut ep = MioPoll::register(&mut rx); // parks
+        let mut ep = Epoll::register(&mut rx); // parks
         let before = rx.stats();
         for tx in txs.iter_mut() {
             tx.send(0).unwrap();
             tx.send(1).unwrap();
         }
-        ep.expect_ready();
+        ep.expect_ready(LONG);
         let s = rx.stats();
         assert_eq!(
             s.doorbell_writes - before.doorbell_writes,
@@ -1053,7 +852,7 @@ fn s10_a_busy_receiver_costs_no_writes() {
         .collect();
     drop(hub);
     let mut streams = Streams::default();
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     while !rx.is_finished() {
         deadline.check("the flood ends");
         streams.drain(&mut rx);
@@ -1081,16 +880,16 @@ fn s11_the_hub_closes_when_every_handle_is_gone() {
     let got: Vec<_> = rx.drain().map(|(_, d)| d).collect();
     assert_eq!(got, [HubDelivery::Event(1), HubDelivery::Closed]);
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
-    let mut ep = MioPoll::register(&mut rx);
+    let mut ep = Epoll::register(&mut rx);
     drop(hub2);
     assert!(!ep.ready_now(), "a raiser keeps the hub open");
     assert!(!rx.is_closed());
     raiser.raise(sig(1)).unwrap();
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert_eq!(rx.take_signals(), SignalSet::from(sig(1)));
     assert_eq!(rx.drain().count(), 0);
     drop(raiser);
-    ep.expect_ready();
+    ep.expect_ready(LONG);
     assert!(rx.is_closed() && rx.is_finished());
     assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     assert!(rx.wait(Some(LONG)).unwrap(), "closed is ready");
@@ -1110,7 +909,7 @@ fn s11_pending_deliveries_come_before_the_close() {
         drop(hub);
     });
     let mut streams = Streams::default();
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     loop {
         deadline.check("the close");
         match rx.try_recv() {
@@ -1227,7 +1026,7 @@ fn s13_a_signal_raised_before_a_send_is_seen_with_the_event() {
     drop((r1, r2, hub));
     let mut seen = vec![false; senders as usize];
     let mut merged = 0;
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     while !rx.is_finished() {
         deadline.check("the hub finishes");
         let items: Vec<_> = rx.drain().collect();

@@ -10,12 +10,82 @@
 //! Under `eventsig_loom` the eventfd is a model whose `wait` has no timeout,
 //! so a lost wake-up is a deadlock, which loom reports as a failure.
 #![cfg(eventsig_loom)]
+// The mutant builds leave out most models, and with them some helpers.
+#![cfg_attr(
+    any(eventsig_loom_mutant, eventsig_loom_hub_mutant),
+    allow(dead_code, unused_imports)
+)]
 
-use eventsig::{channel, ring, Delivery, Signal, TryRecvError};
-use loom::thread;
+use eventsig::hub::{Hub, HubReceiver, HubSender};
+use eventsig::{channel, ring, Delivery, Raiser, Receiver, Sender, Signal, Stats, TryRecvError};
+use loom::thread::{self, JoinHandle};
+use std::ops::Range;
 
 fn sig(n: u32) -> Signal {
     Signal::new(n).unwrap()
+}
+
+/// A channel of capacity 1 with overrun counts on.
+fn counted_channel() -> (Sender<u32>, Receiver<u32>) {
+    eventsig::builder()
+        .capacity(1)
+        .overrun_counts(true)
+        .build::<u32>()
+        .unwrap()
+}
+
+/// Spawns a thread that sends each of `values` (every send must be
+/// accepted) and hands the sender back, so the channel stays open: only the
+/// sends may wake the receiver.
+fn spawn_sends<T>(mut tx: Sender<T>, values: &'static [T]) -> JoinHandle<Sender<T>>
+where
+    T: Copy + Send + std::fmt::Debug + 'static,
+{
+    thread::spawn(move || {
+        for &v in values {
+            tx.send(v).unwrap();
+        }
+        tx
+    })
+}
+
+/// Spawns a thread that raises each of `signals` once, in order, and hands
+/// the raiser back.
+fn spawn_raises(raiser: Raiser, signals: &'static [u32]) -> JoinHandle<Raiser> {
+    thread::spawn(move || {
+        for &n in signals {
+            raiser.raise(sig(n)).unwrap();
+        }
+        raiser
+    })
+}
+
+/// Spawns a thread that raises each `(signal, value)` of `raises` once, in
+/// order, and hands the raiser back.
+fn spawn_raises_with(raiser: Raiser, raises: &'static [(u32, u64)]) -> JoinHandle<Raiser> {
+    thread::spawn(move || {
+        for &(n, value) in raises {
+            raiser.raise_with(sig(n), value).unwrap();
+        }
+        raiser
+    })
+}
+
+/// S10: every doorbell write claimed a park.
+#[track_caller]
+fn assert_at_most_one_write_per_park(s: Stats) {
+    assert!(s.doorbell_writes <= s.parks, "{s}");
+}
+
+/// Runs a model that must fail (a mutant) and returns its panic message.
+#[cfg(any(eventsig_loom_mutant, eventsig_loom_hub_mutant))]
+fn expect_model_failure(run: impl FnOnce() + std::panic::UnwindSafe, why: &str) -> String {
+    let payload = std::panic::catch_unwind(run).expect_err(why);
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 /// Receives until `Closed`, returning events and the total lost count.
@@ -128,12 +198,8 @@ fn ring_gap_records_place_every_loss() {
 fn send_wakes_a_waiting_receiver() {
     let run = || {
         loom::model(|| {
-            let (mut tx, mut rx) = channel::<u32>(1).unwrap();
-            let producer = thread::spawn(move || {
-                tx.send(7).unwrap();
-                // Keep the channel open: only the send may wake the receiver.
-                tx
-            });
+            let (tx, mut rx) = channel::<u32>(1).unwrap();
+            let producer = spawn_sends(tx, &[7]);
             assert!(rx.wait(None).unwrap());
             assert_eq!(rx.try_recv(), Ok(Delivery::Event(7)));
             drop(producer.join().unwrap());
@@ -143,13 +209,10 @@ fn send_wakes_a_waiting_receiver() {
     run();
     #[cfg(eventsig_loom_mutant)]
     {
-        let payload = std::panic::catch_unwind(run)
-            .expect_err("loom must find the lost wake-up once the fence is gone");
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("");
+        let message = expect_model_failure(
+            run,
+            "loom must find the lost wake-up once the fence is gone",
+        );
         // A lost wake-up is the receiver blocked in `wait` forever.
         assert!(
             message.contains("deadlock"),
@@ -164,11 +227,7 @@ fn send_wakes_a_waiting_receiver() {
 fn raise_wakes_a_waiting_receiver() {
     loom::model(|| {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
-        let raiser = tx.raiser();
-        let producer = thread::spawn(move || {
-            raiser.raise(sig(3)).unwrap();
-            raiser
-        });
+        let producer = spawn_raises(tx.raiser(), &[3]);
         assert!(rx.wait(None).unwrap());
         assert!(rx.take_signals().contains(sig(3)));
         drop(producer.join().unwrap());
@@ -319,14 +378,9 @@ fn several_raisers_wake_and_are_all_reported() {
 #[test]
 fn epoll_consumer_is_woken_for_every_send() {
     loom::model(|| {
-        let (mut tx, mut rx) = channel::<u32>(2).unwrap();
+        let (tx, mut rx) = channel::<u32>(2).unwrap();
         rx.loom_expose();
-        let producer = thread::spawn(move || {
-            tx.send(1).unwrap();
-            tx.send(2).unwrap();
-            // Keep the channel open: only the sends may wake the consumer.
-            tx
-        });
+        let producer = spawn_sends(tx, &[1, 2]);
         let mut got = Vec::new();
         let mut empty_drains = 0;
         loop {
@@ -406,20 +460,10 @@ fn classified_acknowledge_never_clears_an_unseen_class() {
 #[test]
 fn overrun_counts_count_every_raise_once() {
     loom::model(|| {
-        let (tx, mut rx) = eventsig::builder()
-            .capacity(1)
-            .overrun_counts(true)
-            .build::<u32>()
-            .unwrap();
+        let (tx, mut rx) = counted_channel();
         let (r1, r2) = (tx.raiser(), tx.raiser());
-        let a = thread::spawn(move || {
-            r1.raise(sig(1)).unwrap();
-            r1
-        });
-        let b = thread::spawn(move || {
-            r2.raise(sig(1)).unwrap();
-            r2
-        });
+        let a = spawn_raises(r1, &[1]);
+        let b = spawn_raises(r2, &[1]);
         let mut total = 0;
         while total < 2 {
             assert!(rx.wait(None).unwrap());
@@ -449,12 +493,8 @@ fn unblock_racing_with_a_raise_wakes_a_waiting_receiver() {
     loom::model(|| {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
         rx.block(eventsig::SignalSet::from(sig(1)) | sig(2));
-        let raiser = tx.raiser();
-        let producer = thread::spawn(move || {
-            raiser.raise(sig(2)).unwrap(); // stays blocked
-            raiser.raise(sig(1)).unwrap();
-            raiser
-        });
+        // Raises 2 (it stays blocked), then 1.
+        let producer = spawn_raises(tx.raiser(), &[2, 1]);
         rx.unblock(eventsig::SignalSet::from(sig(1)));
         let mut seen = eventsig::SignalSet::EMPTY;
         while !seen.contains(sig(1)) {
@@ -480,11 +520,7 @@ fn unblock_racing_with_a_raise_wakes_an_epoll_consumer() {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
         rx.block(eventsig::SignalSet::from(sig(1)));
         rx.loom_expose(); // parks
-        let raiser = tx.raiser();
-        let producer = thread::spawn(move || {
-            raiser.raise(sig(1)).unwrap();
-            raiser
-        });
+        let producer = spawn_raises(tx.raiser(), &[1]);
         rx.unblock(eventsig::SignalSet::from(sig(1)));
         let mut seen = eventsig::SignalSet::EMPTY;
         while !seen.contains(sig(1)) {
@@ -507,12 +543,7 @@ fn unblock_racing_with_a_raise_wakes_an_epoll_consumer() {
 fn values_last_value_wins_from_one_raiser() {
     loom::model(|| {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
-        let raiser = tx.raiser();
-        let producer = thread::spawn(move || {
-            raiser.raise_with(sig(1), 1).unwrap();
-            raiser.raise_with(sig(1), 2).unwrap();
-            raiser
-        });
+        let producer = spawn_raises_with(tx.raiser(), &[(1, 1), (1, 2)]);
         let mut values = [None; 64];
         let mut last = 0;
         let mut check = |rx: &mut eventsig::Receiver<u32>, values: &mut [Option<u64>; 64]| {
@@ -541,14 +572,8 @@ fn values_last_value_wins_from_two_raisers() {
     loom::model(|| {
         let (tx, mut rx) = channel::<u32>(1).unwrap();
         let (r1, r2) = (tx.raiser(), tx.raiser());
-        let a = thread::spawn(move || {
-            r1.raise_with(sig(1), 1).unwrap();
-            r1
-        });
-        let b = thread::spawn(move || {
-            r2.raise_with(sig(1), 2).unwrap();
-            r2
-        });
+        let a = spawn_raises_with(r1, &[(1, 1)]);
+        let b = spawn_raises_with(r2, &[(1, 2)]);
         let mut values = [None; 64];
         let mut last = None;
         if rx.take_signals_with(&mut values).contains(sig(1)) {
@@ -575,16 +600,8 @@ fn values_last_value_wins_from_two_raisers() {
 #[test]
 fn overrun_counts_keep_cross_class_order() {
     loom::model(|| {
-        let (mut tx, mut rx) = eventsig::builder()
-            .capacity(1)
-            .overrun_counts(true)
-            .build::<u32>()
-            .unwrap();
-        let other = tx.raiser();
-        let a = thread::spawn(move || {
-            other.raise(sig(1)).unwrap();
-            other
-        });
+        let (mut tx, mut rx) = counted_channel();
+        let a = spawn_raises(tx.raiser(), &[1]);
         let b = thread::spawn(move || {
             tx.raise(sig(1)).unwrap();
             tx.send(9).unwrap();
@@ -609,10 +626,27 @@ fn overrun_counts_keep_cross_class_order() {
 // The hub (`src/hub/`): many SPSC rings, one receiver, one park flag.
 // ---------------------------------------------------------------------------
 
+/// A hub of `u32` events: rings of `capacity`, at most `max_senders`.
+fn hub_of(capacity: usize, max_senders: usize) -> (Hub<u32>, HubReceiver<u32>) {
+    eventsig::hub::builder()
+        .capacity(capacity)
+        .max_senders(max_senders)
+        .build::<u32>()
+        .unwrap()
+}
+
+/// Spawns a thread that sends `value` on `tx` and hands the sender back.
+fn spawn_hub_send(mut tx: HubSender<u32>, value: u32) -> JoinHandle<HubSender<u32>> {
+    thread::spawn(move || {
+        tx.send(value).unwrap();
+        tx
+    })
+}
+
 /// Receives from a hub until `want` events have come; `wait(None)` between
 /// passes (a lost wake-up is a deadlock). Returns the events in order of
 /// delivery, with their senders' slots.
-fn hub_collect(rx: &mut eventsig::hub::HubReceiver<u32>, want: usize) -> Vec<(usize, u32)> {
+fn hub_collect(rx: &mut HubReceiver<u32>, want: usize) -> Vec<(usize, u32)> {
     use eventsig::hub::HubDelivery;
     let mut got = Vec::new();
     loop {
@@ -648,11 +682,7 @@ fn hub_send_racing_a_deactivation_is_not_lost() {
             // out of the model, and a destructor that touches loom's atomics
             // then would panic again (an abort). A passing run drops them.
             use std::mem::ManuallyDrop;
-            let (hub, rx) = eventsig::hub::builder()
-                .capacity(2)
-                .max_senders(2)
-                .build::<u32>()
-                .unwrap();
+            let (hub, rx) = hub_of(2, 2);
             let (hub, mut rx) = (ManuallyDrop::new(hub), ManuallyDrop::new(rx));
             let mut tx = hub.add_sender().unwrap();
             let producer = ManuallyDrop::new(thread::spawn(move || {
@@ -671,13 +701,7 @@ fn hub_send_racing_a_deactivation_is_not_lost() {
     run();
     #[cfg(any(eventsig_loom_mutant, eventsig_loom_hub_mutant))]
     {
-        let payload =
-            std::panic::catch_unwind(run).expect_err("loom must find the lost wake-up of the ring");
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("");
+        let message = expect_model_failure(run, "loom must find the lost wake-up of the ring");
         assert!(
             message.contains("deadlock"),
             "unexpected failure: {message}"
@@ -692,25 +716,14 @@ fn hub_send_racing_a_deactivation_is_not_lost() {
 #[test]
 fn hub_two_rings_wake_once_per_sleep() {
     loom::model(|| {
-        let (hub, mut rx) = eventsig::hub::builder()
-            .capacity(1)
-            .max_senders(2)
-            .build::<u32>()
-            .unwrap();
-        let (mut a, mut b) = (hub.add_sender().unwrap(), hub.add_sender().unwrap());
-        let ta = thread::spawn(move || {
-            a.send(10).unwrap();
-            a
-        });
-        let tb = thread::spawn(move || {
-            b.send(20).unwrap();
-            b
-        });
+        let (hub, mut rx) = hub_of(1, 2);
+        let (a, b) = (hub.add_sender().unwrap(), hub.add_sender().unwrap());
+        let ta = spawn_hub_send(a, 10);
+        let tb = spawn_hub_send(b, 20);
         let mut got = hub_collect(&mut rx, 2);
         got.sort_unstable();
         assert_eq!(got, [(0, 10), (1, 20)]);
-        let s = rx.stats();
-        assert!(s.doorbell_writes <= s.parks, "{s}");
+        assert_at_most_one_write_per_park(rx.stats());
         drop((ta.join().unwrap(), tb.join().unwrap(), hub));
     });
 }
@@ -725,11 +738,7 @@ fn hub_two_rings_wake_once_per_sleep() {
 fn hub_senders_come_and_go_while_the_receiver_waits() {
     use eventsig::hub::HubDelivery;
     loom::model(|| {
-        let (hub, mut rx) = eventsig::hub::builder()
-            .capacity(1)
-            .max_senders(2)
-            .build::<u32>()
-            .unwrap();
+        let (hub, mut rx) = hub_of(1, 2);
         let mut first = hub.add_sender().unwrap();
         first.send(1).unwrap();
         drop(first);
@@ -776,17 +785,10 @@ fn hub_senders_come_and_go_while_the_receiver_waits() {
 fn hub_epoll_consumer_is_woken_for_every_ring() {
     use eventsig::hub::HubDelivery;
     loom::model(|| {
-        let (hub, mut rx) = eventsig::hub::builder()
-            .capacity(1)
-            .max_senders(2)
-            .build::<u32>()
-            .unwrap();
+        let (hub, mut rx) = hub_of(1, 2);
         rx.loom_expose();
-        let (mut a, mut b) = (hub.add_sender().unwrap(), hub.add_sender().unwrap());
-        let ta = thread::spawn(move || {
-            a.send(1).unwrap();
-            a
-        });
+        let (a, mut b) = (hub.add_sender().unwrap(), hub.add_sender().unwrap());
+        let ta = spawn_hub_send(a, 1);
         b.send(2).unwrap();
         let mut got = 0;
         loop {
@@ -801,8 +803,7 @@ fn hub_epoll_consumer_is_woken_for_every_ring() {
             }
             rx.loom_sleep_on_fd();
         }
-        let s = rx.stats();
-        assert!(s.doorbell_writes <= s.parks, "{s}");
+        assert_at_most_one_write_per_park(rx.stats());
         drop((ta.join().unwrap(), b, hub));
     });
 }
@@ -816,11 +817,7 @@ fn hub_epoll_consumer_is_woken_for_every_ring() {
 fn hub_removal_comes_after_the_senders_last_event() {
     use eventsig::hub::HubDelivery;
     loom::model(|| {
-        let (hub, mut rx) = eventsig::hub::builder()
-            .capacity(2)
-            .max_senders(1)
-            .build::<u32>()
-            .unwrap();
+        let (hub, mut rx) = hub_of(2, 1);
         let mut tx = hub.add_sender().unwrap();
         drop(hub);
         let t = thread::spawn(move || {
@@ -856,11 +853,54 @@ fn hub_removal_comes_after_the_senders_last_event() {
 // no double drop; loom checks every cell access for data races.
 // ---------------------------------------------------------------------------
 
+/// How many [`Tracked`] payloads have been dropped.
+type Drops = loom::sync::Arc<loom::sync::atomic::AtomicUsize>;
+
 /// A payload that knows its sequence number and counts its drops.
 #[derive(Debug)]
 struct Tracked {
     seq: u64,
-    drops: loom::sync::Arc<loom::sync::atomic::AtomicUsize>,
+    drops: Drops,
+}
+
+impl Tracked {
+    fn new(seq: u64, drops: &Drops) -> Tracked {
+        Tracked {
+            seq,
+            drops: drops.clone(),
+        }
+    }
+}
+
+/// A drop counter and a drop-oldest ring of `capacity` slots for
+/// [`Tracked`] payloads.
+fn tracked_ring(
+    capacity: usize,
+) -> (
+    Drops,
+    eventsig::overwrite::Producer<Tracked>,
+    eventsig::overwrite::Consumer<Tracked>,
+) {
+    let drops = loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+    let (tx, rx) = eventsig::overwrite::ring::<Tracked>(capacity).unwrap();
+    (drops, tx, rx)
+}
+
+/// Pushes each of `seqs`, dropping whatever a push evicts.
+fn push_all(tx: &mut eventsig::overwrite::Producer<Tracked>, seqs: Range<u64>, drops: &Drops) {
+    for seq in seqs {
+        drop(tx.push(Tracked::new(seq, drops)));
+    }
+}
+
+/// Checks that `drops` counted `n` payloads dropped.
+#[track_caller]
+fn assert_dropped(drops: &Drops, n: usize) {
+    assert_eq!(
+        drops.load(loom::sync::atomic::Ordering::Relaxed),
+        n,
+        "each payload dropped exactly once"
+    );
 }
 
 impl Drop for Tracked {
@@ -884,6 +924,44 @@ struct StreamCheck {
 }
 
 impl StreamCheck {
+    /// Pops `tries` times, checking what comes.
+    fn pop_some(&mut self, rx: &mut eventsig::overwrite::Consumer<Tracked>, tries: usize) {
+        for _ in 0..tries {
+            if let Some(d) = rx.pop() {
+                self.see(d);
+            }
+        }
+    }
+
+    /// Pops until the ring is empty, checking what comes.
+    fn pop_rest(&mut self, rx: &mut eventsig::overwrite::Consumer<Tracked>) {
+        while let Some(d) = rx.pop() {
+            self.see(d);
+        }
+    }
+
+    /// Drains once, checking what comes.
+    fn drain(&mut self, rx: &mut eventsig::overwrite::Consumer<Tracked>) {
+        for d in rx.drain() {
+            self.see(d);
+        }
+    }
+
+    /// Every one of `attempts` attempts was delivered or reported lost.
+    #[track_caller]
+    fn assert_accounted(&self, attempts: u64) {
+        assert_eq!(
+            self.expected, attempts,
+            "every attempt delivered or reported lost"
+        );
+    }
+
+    /// The producer counted every gap.
+    #[track_caller]
+    fn assert_gaps_counted_by(&self, tx: &eventsig::overwrite::Producer<Tracked>) {
+        assert_eq!(self.lost, tx.dropped(), "the producer counted every gap");
+    }
+
     fn see(&mut self, d: Delivery<Tracked>) {
         match d {
             Delivery::Event(t) => {
@@ -917,16 +995,12 @@ fn overwrite_claim_races_eviction() {
 
 fn overwrite_claim_races_eviction_model() {
     loom::model(|| {
-        let drops = loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-        let (mut tx, mut rx) = eventsig::overwrite::ring::<Tracked>(1).unwrap();
+        let (drops, mut tx, mut rx) = tracked_ring(1);
         let d = drops.clone();
         let producer = thread::spawn(move || {
             let mut evicted = 0;
             for seq in 0..3 {
-                if let Some(old) = tx.push(Tracked {
-                    seq,
-                    drops: d.clone(),
-                }) {
+                if let Some(old) = tx.push(Tracked::new(seq, &d)) {
                     assert!(old.seq < seq);
                     evicted += 1;
                 }
@@ -935,28 +1009,15 @@ fn overwrite_claim_races_eviction_model() {
             tx
         });
         let mut check = StreamCheck::default();
-        for _ in 0..2 {
-            if let Some(d) = rx.pop() {
-                check.see(d);
-            }
-        }
+        check.pop_some(&mut rx, 2);
         let tx = producer.join().unwrap();
-        while let Some(d) = rx.pop() {
-            check.see(d);
-        }
-        assert_eq!(
-            check.expected, 3,
-            "every attempt delivered or reported lost"
-        );
+        check.pop_rest(&mut rx);
+        check.assert_accounted(3);
         assert_eq!(check.delivered + check.lost, 3, "S6");
-        assert_eq!(check.lost, tx.dropped(), "the producer counted every gap");
+        check.assert_gaps_counted_by(&tx);
         assert_eq!(rx.dropped(), check.lost);
         drop((tx, rx));
-        assert_eq!(
-            drops.load(loom::sync::atomic::Ordering::Relaxed),
-            3,
-            "each payload dropped exactly once"
-        );
+        assert_dropped(&drops, 3);
     });
 }
 
@@ -965,13 +1026,10 @@ fn overwrite_claim_races_eviction_model() {
 #[cfg(eventsig_loom_mutant)]
 #[test]
 fn overwrite_claim_without_its_cas_is_caught() {
-    let payload = std::panic::catch_unwind(overwrite_claim_races_eviction_model)
-        .expect_err("loom must find the double ownership once the claim is not a CAS");
-    let message = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("");
+    let message = expect_model_failure(
+        overwrite_claim_races_eviction_model,
+        "loom must find the double ownership once the claim is not a CAS",
+    );
     // Two threads own the claimed cell: loom reports the concurrent access
     // (or, in another exploration order, the model's stream check fails).
     assert!(
@@ -995,45 +1053,22 @@ fn overwrite_claim_without_its_cas_is_caught() {
 fn overwrite_cells_are_handed_back_before_reuse() {
     for (cap, before) in [(2, 2), (1, 1)] {
         loom::model(move || {
-            let drops = loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-            let (mut tx, rx) = eventsig::overwrite::ring::<Tracked>(cap).unwrap();
-            for seq in 0..before {
-                tx.push(Tracked {
-                    seq,
-                    drops: drops.clone(),
-                });
-            }
+            let (drops, mut tx, rx) = tracked_ring(cap);
+            push_all(&mut tx, 0..before, &drops);
             let consumer = thread::spawn(move || {
                 let mut rx = rx;
                 let mut check = StreamCheck::default();
-                for _ in 0..2 {
-                    if let Some(d) = rx.pop() {
-                        check.see(d);
-                    }
-                }
+                check.pop_some(&mut rx, 2);
                 (rx, check)
             });
             let total = before + 3;
-            for seq in before..total {
-                drop(tx.push(Tracked {
-                    seq,
-                    drops: drops.clone(),
-                }));
-            }
+            push_all(&mut tx, before..total, &drops);
             let (mut rx, mut check) = consumer.join().unwrap();
-            while let Some(d) = rx.pop() {
-                check.see(d);
-            }
-            assert_eq!(
-                check.expected, total,
-                "every attempt delivered or reported lost"
-            );
-            assert_eq!(check.lost, tx.dropped(), "the producer counted every gap");
+            check.pop_rest(&mut rx);
+            check.assert_accounted(total);
+            check.assert_gaps_counted_by(&tx);
             drop((tx, rx));
-            assert_eq!(
-                drops.load(loom::sync::atomic::Ordering::Relaxed),
-                total as usize
-            );
+            assert_dropped(&drops, total as usize);
         });
     }
 }
@@ -1045,42 +1080,26 @@ fn overwrite_cells_are_handed_back_before_reuse() {
 #[test]
 fn overwrite_drain_while_the_producer_overwrites() {
     loom::model(|| {
-        let drops = loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-        let (mut tx, mut rx) = eventsig::overwrite::ring::<Tracked>(2).unwrap();
-        tx.push(Tracked {
-            seq: 0,
-            drops: drops.clone(),
-        });
+        let (drops, mut tx, mut rx) = tracked_ring(2);
+        push_all(&mut tx, 0..1, &drops);
         let d = drops.clone();
         let producer = thread::spawn(move || {
-            for seq in 1..4 {
-                drop(tx.push(Tracked {
-                    seq,
-                    drops: d.clone(),
-                }));
-            }
+            push_all(&mut tx, 1..4, &d);
             tx
         });
         let mut check = StreamCheck::default();
-        for d in rx.drain() {
-            check.see(d);
-        }
+        check.drain(&mut rx);
         let tx = producer.join().unwrap();
-        for d in rx.drain() {
-            check.see(d);
-        }
-        assert_eq!(
-            check.expected, 4,
-            "every attempt delivered or reported lost"
-        );
-        assert_eq!(check.lost, tx.dropped(), "the producer counted every gap");
+        check.drain(&mut rx);
+        check.assert_accounted(4);
+        check.assert_gaps_counted_by(&tx);
         assert!(
             check.delivered >= 2,
             "the newest two survive: {}",
             check.delivered
         );
         drop((tx, rx));
-        assert_eq!(drops.load(loom::sync::atomic::Ordering::Relaxed), 4);
+        assert_dropped(&drops, 4);
     });
 }
 
@@ -1092,39 +1111,26 @@ fn overwrite_drain_while_the_producer_overwrites() {
 #[test]
 fn overwrite_push_iter_fills_only_freed_slots() {
     loom::model(|| {
-        let drops = loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-        let (mut tx, mut rx) = eventsig::overwrite::ring::<Tracked>(1).unwrap();
-        tx.push(Tracked {
-            seq: 0,
-            drops: drops.clone(),
-        });
+        let (drops, mut tx, mut rx) = tracked_ring(1);
+        push_all(&mut tx, 0..1, &drops);
         let d = drops.clone();
         let producer = thread::spawn(move || {
             let mut next = 1;
             for _ in 0..2 {
-                let mut item = std::iter::once(Tracked {
-                    seq: next,
-                    drops: d.clone(),
-                });
+                let mut item = std::iter::once(Tracked::new(next, &d));
                 next += tx.push_iter(&mut item) as u64;
             }
             (tx, next)
         });
         let mut check = StreamCheck::default();
-        for _ in 0..2 {
-            if let Some(d) = rx.pop() {
-                check.see(d);
-            }
-        }
+        check.pop_some(&mut rx, 2);
         let (tx, pushed) = producer.join().unwrap();
-        while let Some(d) = rx.pop() {
-            check.see(d);
-        }
+        check.pop_rest(&mut rx);
         assert_eq!(tx.dropped(), 0, "push_iter evicted an event");
         assert_eq!((check.lost, check.delivered), (0, pushed));
         drop((tx, rx));
         // The items not taken were dropped in the producer thread.
-        assert_eq!(drops.load(loom::sync::atomic::Ordering::Relaxed), 3);
+        assert_dropped(&drops, 3);
     });
 }
 
@@ -1141,10 +1147,7 @@ fn overwrite_channel_send_wakes_and_overflow_is_set() {
             .build::<u64>()
             .unwrap();
         tx.send(0).unwrap();
-        let producer = thread::spawn(move || {
-            tx.send(1).unwrap();
-            tx // keep the channel open: only the send may wake the receiver
-        });
+        let producer = spawn_sends(tx, &[1]);
         let (mut expected, mut lost) = (0u64, 0u64);
         while expected < 2 {
             for d in rx.drain() {

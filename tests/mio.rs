@@ -11,216 +11,25 @@
 //! No sleep synchronises anything: every poll has a timeout, and reaching it
 //! is a lost wake-up; every loop is bounded.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::thread;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::bounded;
+use crossbeam_channel::{bounded, Receiver as CbReceiver};
 use crossbeam_utils::Backoff;
-use eventsig::{Delivery, Receiver, Signal, SignalSet, Stats, TryRecvError};
-use mio::{Events, Interest, Poll, Token};
+use eventsig::{Delivery, Raiser, Sender, SignalSet, TryRecvError};
+use mio::{Interest, Token};
+
+mod common;
+use common::{
+    assert_at_most_one_write_per_park, await_blocked_in, await_room, epoll_watching, gettid,
+    scaled, sig, spawn, Deadline, Epoll, Joiner, Rng, Tracker,
+};
 
 /// Timeout of every blocking poll: reaching it means a wake-up was lost.
 const LONG: Duration = Duration::from_secs(10);
 
 /// Bound of every polling loop of one test.
 const TEST_BUDGET: Duration = Duration::from_secs(60);
-
-const RX: Token = Token(0);
-
-/// Iteration counts shrink under Miri, which is ~1000x slower.
-const fn scaled(n: u64, miri: u64) -> u64 {
-    if cfg!(miri) {
-        miri
-    } else {
-        n
-    }
-}
-
-fn sig(n: u64) -> Signal {
-    Signal::new((n % 64) as u32).expect("n % 64 < 64")
-}
-
-/// xorshift64*: a tiny deterministic PRNG for stalls and choices.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Spins a random number of iterations in `0..max` (a bounded stall).
-    fn spin(&mut self, max: u64) {
-        for _ in 0..self.below(max) {
-            std::hint::spin_loop();
-        }
-    }
-}
-
-/// A bound on a polling loop: `check` panics once it has passed.
-struct Deadline(Instant);
-
-impl Deadline {
-    fn new() -> Deadline {
-        Deadline(Instant::now() + TEST_BUDGET)
-    }
-
-    #[track_caller]
-    fn check(&self, what: &str) {
-        assert!(Instant::now() < self.0, "gave up waiting: {what}");
-    }
-}
-
-/// Runs `f` on a new thread; `join` re-raises its panic.
-fn spawn<R: Send + 'static>(name: &str, f: impl FnOnce() -> R + Send + 'static) -> Joiner<R> {
-    Joiner(
-        thread::Builder::new()
-            .name(name.into())
-            .spawn(f)
-            .expect("spawn"),
-    )
-}
-
-struct Joiner<R>(thread::JoinHandle<R>);
-
-impl<R> Joiner<R> {
-    fn join(self) -> R {
-        match self.0.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
-}
-
-/// A mio `Poll` with the receiver registered under [`RX`].
-struct Epoll {
-    poll: Poll,
-    events: Events,
-    /// Poll calls that reported the receiver readable.
-    wakes: u64,
-}
-
-impl Epoll {
-    fn register<T>(rx: &mut Receiver<T>) -> Epoll {
-        let poll = Poll::new().expect("epoll_create1");
-        poll.registry()
-            .register(rx, RX, Interest::READABLE)
-            .expect("register the receiver");
-        Epoll {
-            poll,
-            events: Events::with_capacity(8),
-            wakes: 0,
-        }
-    }
-
-    /// Polls until the receiver's fd is reported readable; panics after
-    /// `timeout` (a lost wake-up).
-    #[track_caller]
-    fn expect_ready(&mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.poll.poll(&mut self.events, Some(left)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => panic!("epoll_wait: {e}"),
-            }
-            if self
-                .events
-                .iter()
-                .any(|e| e.token() == RX && e.is_readable())
-            {
-                self.wakes += 1;
-                return;
-            }
-            assert!(
-                !left.is_zero(),
-                "lost wake-up: the receiver's fd stayed unreadable for {timeout:?}"
-            );
-        }
-    }
-
-    /// Whether the fd is reported readable now (a zero-timeout poll; with
-    /// edge triggering this consumes the readiness it reports).
-    fn ready_now(&mut self) -> bool {
-        self.poll
-            .poll(&mut self.events, Some(Duration::ZERO))
-            .expect("epoll_wait");
-        self.events.iter().any(|e| e.token() == RX)
-    }
-}
-
-/// The exact S10 bound, read off `doorbell.rs` and `channel.rs`: the park flag
-/// is set only by `Receiver::park` (which counts `parks`), and every eventfd
-/// write — a producer's (`ring_if_parked` -> `claim_and_ring`) and the
-/// receiver's own epoll self-ring (`ring_self`, when the re-check after
-/// parking finds something pending) — first wins a `swap(true -> false)` of
-/// that flag. So each park pays for at most one write: `doorbell_writes <=
-/// parks`, with no slack for the self-ring.
-#[track_caller]
-fn assert_at_most_one_write_per_park(stats: Stats) {
-    assert!(
-        stats.doorbell_writes <= stats.parks,
-        "more eventfd writes than parks: {stats}"
-    );
-}
-
-/// Follows one channel's delivery stream where payload == sequence number.
-#[derive(Debug, Default)]
-struct Tracker {
-    /// Sequence number the next delivery must start at.
-    next: u64,
-    events: u64,
-    lost: u64,
-}
-
-impl Tracker {
-    #[track_caller]
-    fn see(&mut self, d: Delivery<u64>) {
-        match d {
-            Delivery::Event(v) => {
-                assert_eq!(v, self.next, "event out of place: {self:?}");
-                self.next = v + 1;
-                self.events += 1;
-            }
-            Delivery::Lost { first, count } => {
-                assert_eq!(first, self.next, "gap out of place: {self:?}");
-                assert!(count > 0, "empty gap marker");
-                self.next = first + count;
-                self.lost += count;
-            }
-        }
-    }
-
-    /// Drains until a drain yields nothing (the epoll consumer's rule);
-    /// returns how many drains delivered something.
-    fn drain_until_empty(&mut self, rx: &mut Receiver<u64>) -> u64 {
-        let deadline = Deadline::new();
-        let mut batches = 0;
-        loop {
-            deadline.check("a drain that yields nothing");
-            let before = (self.next, self.events);
-            rx.drain().for_each(|d| self.see(d));
-            if (self.next, self.events) == before {
-                return batches;
-            }
-            batches += 1;
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Registration: handing the fd to epoll makes the receiver park where an
@@ -432,7 +241,7 @@ fn s11_mio_close_wakes_a_blocked_poller() {
             rng.spin(3_000);
             drop(raiser);
         });
-        let deadline = Deadline::new();
+        let deadline = Deadline::new(TEST_BUDGET);
         loop {
             deadline.check("the close");
             ep.expect_ready(LONG);
@@ -482,38 +291,65 @@ impl Action {
     fn raises(self) -> bool {
         matches!(self, Action::Raise | Action::SendThenRaise(_))
     }
+
+    /// `rounds` actions drawn from seed `seed`.
+    fn plan(seed: u64, rounds: u64) -> Vec<Action> {
+        let mut rng = Rng::new(seed);
+        (0..rounds).map(|_| Action::pick(&mut rng)).collect()
+    }
+
+    /// The signals round `round` leaves pending.
+    fn signals(self, round: u64) -> SignalSet {
+        if self.raises() {
+            SignalSet::from(sig(round))
+        } else {
+            SignalSet::EMPTY
+        }
+    }
+}
+
+/// The producer of a poll loop: for each round of `plan`, waits for the go
+/// (the round's number), then makes the round's send attempts (payload =
+/// attempt number) and its raise, with `raiser` if given, else with `tx`,
+/// stalling at random (seed `seed`). Its handles are dropped at the end:
+/// the close.
+fn spawn_producer(
+    mut tx: Sender<u64>,
+    raiser: Option<Raiser>,
+    plan: Vec<Action>,
+    seed: u64,
+    go_rx: CbReceiver<u64>,
+) -> Joiner<()> {
+    spawn("producer", move || {
+        let mut rng = Rng::new(seed);
+        let mut seq = 0u64;
+        for (round, action) in (0u64..).zip(plan) {
+            assert_eq!(go_rx.recv_timeout(LONG).expect("the go"), round);
+            rng.spin(3_000);
+            for _ in 0..action.attempts() {
+                let _ = tx.send(seq);
+                seq += 1;
+                rng.spin(300);
+            }
+            if action.raises() {
+                match &raiser {
+                    Some(raiser) => raiser.raise(sig(round)).unwrap(),
+                    None => tx.raise(sig(round)).unwrap(),
+                }
+            }
+        }
+    })
 }
 
 #[test]
 fn s09_mio_poll_loop_never_loses_a_wake_up() {
     let rounds = scaled(10_000, 20);
-    let plan: Vec<Action> = {
-        let mut rng = Rng::new(9);
-        (0..rounds).map(|_| Action::pick(&mut rng)).collect()
-    };
-    let (mut tx, mut rx) = eventsig::channel::<u64>(LOOP_CAP).unwrap();
+    let plan = Action::plan(9, rounds);
+    let (tx, mut rx) = eventsig::channel::<u64>(LOOP_CAP).unwrap();
     let raiser = tx.raiser();
     let (go_tx, go_rx) = bounded::<u64>(1);
-    let producer = {
-        let plan = plan.clone();
-        spawn("producer", move || {
-            let mut rng = Rng::new(99);
-            let mut seq = 0u64;
-            for (round, action) in (0u64..).zip(plan) {
-                assert_eq!(go_rx.recv_timeout(LONG).expect("the go"), round);
-                rng.spin(3_000);
-                for _ in 0..action.attempts() {
-                    let _ = tx.send(seq);
-                    seq += 1;
-                    rng.spin(300);
-                }
-                if action.raises() {
-                    raiser.raise(sig(round)).unwrap();
-                }
-            }
-            // Both producer handles dropped here: the close.
-        })
-    };
+    // The producer raises with a `Raiser`: both its handles go at the end.
+    let producer = spawn_producer(tx, Some(raiser), plan.clone(), 99, go_rx);
 
     let mut ep = Epoll::register(&mut rx);
     // Seen empty: from here on the fd must become readable for anything new.
@@ -521,22 +357,18 @@ fn s09_mio_poll_loop_never_loses_a_wake_up() {
     let mut rng = Rng::new(999);
     let mut seen = Tracker::default();
     let mut attempts = 0u64;
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     for (round, action) in (0u64..).zip(plan) {
         go_tx.send(round).expect("the producer is alive");
         rng.spin(3_000);
         attempts += action.attempts();
-        let want = if action.raises() {
-            SignalSet::from(sig(round))
-        } else {
-            SignalSet::EMPTY
-        };
+        let want = action.signals(round);
         let mut signals = SignalSet::EMPTY;
         loop {
             deadline.check("the round's deliveries");
             ep.expect_ready(LONG);
             signals |= rx.take_signals();
-            seen.drain_until_empty(&mut rx);
+            seen.drain_until_empty(&mut rx, TEST_BUDGET);
             if seen.next == attempts && signals == want {
                 break;
             }
@@ -546,7 +378,7 @@ fn s09_mio_poll_loop_never_loses_a_wake_up() {
     loop {
         deadline.check("the close");
         ep.expect_ready(LONG);
-        seen.drain_until_empty(&mut rx);
+        seen.drain_until_empty(&mut rx, TEST_BUDGET);
         if rx.try_recv() == Err(TryRecvError::Closed) {
             break;
         }
@@ -572,23 +404,6 @@ const EPOLL_WAIT_SYSCALLS: [libc::c_long; 3] = [
     libc::SYS_epoll_pwait2,
 ];
 
-/// Whether thread `tid` of this process is blocked in one of `syscalls`
-/// (`/proc/<pid>/task/<tid>/syscall` names the syscall of a blocked thread and
-/// says "running" for a running one; see proc(5)).
-fn blocked_in(tid: libc::pid_t, syscalls: &[libc::c_long]) -> bool {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
-        .expect("read /proc/self/task/<tid>/syscall");
-    text.split_whitespace()
-        .next()
-        .and_then(|nr| nr.parse::<libc::c_long>().ok())
-        .is_some_and(|nr| syscalls.contains(&nr))
-}
-
-fn gettid() -> libc::pid_t {
-    // SAFETY: gettid(2) takes no argument and cannot fail.
-    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
-}
-
 /// The deterministic form: the producer publishes only once the consumer is
 /// provably asleep in `epoll_wait(2)`, then a burst of sends and raises. Each
 /// round costs exactly one eventfd write, whatever the burst size, and the
@@ -606,11 +421,12 @@ fn s10_mio_exactly_one_doorbell_write_per_blocked_poll() {
     let producer = spawn("producer", move || {
         for round in 0..rounds {
             let tid = go_rx.recv_timeout(LONG).expect("the consumer's go");
-            let deadline = Deadline::new();
-            while !blocked_in(tid, &EPOLL_WAIT_SYSCALLS) {
-                deadline.check("the consumer blocking in epoll_wait(2)");
-                thread::yield_now();
-            }
+            await_blocked_in(
+                tid,
+                &EPOLL_WAIT_SYSCALLS,
+                TEST_BUDGET,
+                "the consumer blocking in epoll_wait(2)",
+            );
             for i in 0..burst {
                 tx.send(round * burst + i).unwrap();
                 raiser.raise(sig(i)).unwrap();
@@ -623,7 +439,7 @@ fn s10_mio_exactly_one_doorbell_write_per_blocked_poll() {
     assert_eq!(rx.drain().count(), 0); // seen empty: parked
     let base_parks = rx.stats().parks;
     let tid = gettid();
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     let mut seen = Tracker::default();
     for round in 0..rounds {
         go_tx.send(tid).expect("the producer is alive");
@@ -685,18 +501,14 @@ fn s10_mio_flood_costs_few_doorbell_writes_per_event() {
     let mut ep = Epoll::register(&mut rx);
     assert_eq!(rx.drain().count(), 0);
     let producer = spawn("producer", move || {
-        let deadline = Deadline::new();
+        let deadline = Deadline::new(TEST_BUDGET);
         for i in 0..n {
             // Backpressure, so every event is delivered.
-            let backoff = Backoff::new();
-            while tx.free_slots() == 0 {
-                deadline.check("room in the ring");
-                backoff.snooze();
-            }
+            await_room(&mut tx, &deadline);
             tx.send(i).unwrap();
         }
     });
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     let mut seen = Tracker::default();
     let mut batches = 0u64;
     loop {
@@ -735,24 +547,9 @@ struct EdgeEpoll {
 
 impl EdgeEpoll {
     fn new(fd: RawFd) -> EdgeEpoll {
-        // SAFETY: epoll_create1 takes a flag only; the result is checked.
-        let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        assert!(
-            raw >= 0,
-            "epoll_create1: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: `raw` is a new fd that nothing else owns.
-        let epfd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-            u64: 7,
-        };
-        // SAFETY: both fds are open; `ev` is a valid epoll_event for the
-        // call; the result is checked.
-        let rc = unsafe { libc::epoll_ctl(epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
-        assert_eq!(rc, 0, "epoll_ctl: {}", std::io::Error::last_os_error());
-        EdgeEpoll { epfd }
+        EdgeEpoll {
+            epfd: epoll_watching(fd, libc::EPOLLIN | libc::EPOLLET, 7),
+        }
     }
 
     /// Waits for the registered fd; panics after `timeout` (a lost wake-up).
@@ -790,31 +587,10 @@ impl EdgeEpoll {
 #[test]
 fn s09_raw_epoll_edge_triggered_drain_until_empty() {
     let rounds = scaled(400, 10);
-    let plan: Vec<Action> = {
-        let mut rng = Rng::new(17);
-        (0..rounds).map(|_| Action::pick(&mut rng)).collect()
-    };
-    let (mut tx, mut rx) = eventsig::channel::<u64>(LOOP_CAP).unwrap();
+    let plan = Action::plan(17, rounds);
+    let (tx, mut rx) = eventsig::channel::<u64>(LOOP_CAP).unwrap();
     let (go_tx, go_rx) = bounded::<u64>(1);
-    let producer = {
-        let plan = plan.clone();
-        spawn("producer", move || {
-            let mut rng = Rng::new(1717);
-            let mut seq = 0u64;
-            for (round, action) in (0u64..).zip(plan) {
-                assert_eq!(go_rx.recv_timeout(LONG).expect("the go"), round);
-                rng.spin(3_000);
-                for _ in 0..action.attempts() {
-                    let _ = tx.send(seq);
-                    seq += 1;
-                    rng.spin(300);
-                }
-                if action.raises() {
-                    tx.raise(sig(round)).unwrap();
-                }
-            }
-        })
-    };
+    let producer = spawn_producer(tx, None, plan.clone(), 1717, go_rx);
     let ep = EdgeEpoll::new(rx.as_raw_fd());
     // Seen empty: from here on the fd must get an edge for anything new.
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
@@ -822,16 +598,12 @@ fn s09_raw_epoll_edge_triggered_drain_until_empty() {
     let mut seen = Tracker::default();
     let mut attempts = 0u64;
     let mut closed = false;
-    let deadline = Deadline::new();
+    let deadline = Deadline::new(TEST_BUDGET);
     for (round, action) in (0u64..).zip(plan) {
         go_tx.send(round).expect("the producer is alive");
         rng.spin(3_000);
         attempts += action.attempts();
-        let want = if action.raises() {
-            SignalSet::from(sig(round))
-        } else {
-            SignalSet::EMPTY
-        };
+        let want = action.signals(round);
         let mut signals = SignalSet::EMPTY;
         loop {
             deadline.check("the round's deliveries");

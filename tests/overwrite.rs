@@ -24,74 +24,27 @@ use eventsig::overwrite::{self, Consumer, Producer};
 use eventsig::ring::Run;
 use eventsig::{Delivery, OverflowPolicy, SendError, TryRecvError};
 
-/// Iteration counts shrink under Miri, which is ~1000x slower.
-const fn scaled(n: u64, miri: u64) -> u64 {
-    if cfg!(miri) {
-        miri
-    } else {
-        n
-    }
-}
+mod common;
+use common::{check_progress, scaled, spin_while, stall, XorShift};
 
-/// A tiny xorshift64 PRNG (no `rand` dependency).
-#[derive(Clone)]
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// A bounded busy stall: never a sleep.
-fn stall(rng: &mut XorShift, max_spins: u64) {
-    for _ in 0..rng.below(max_spins) {
-        std::hint::spin_loop();
-    }
-}
-
-/// A payload whose integrity can be checked (its sequence number, the bit
-/// inverse and the decimal text: a heap value, so a torn read, a double
-/// move or a reused cell shows) and that counts its drops.
+/// A [`common::Payload`] that counts its drops.
 #[derive(Debug)]
 struct Payload {
-    seq: u64,
-    inverse: u64,
-    text: String,
+    body: common::Payload,
     drops: Arc<AtomicUsize>,
 }
 
 impl Payload {
     fn new(seq: u64, drops: &Arc<AtomicUsize>) -> Payload {
         Payload {
-            seq,
-            inverse: !seq,
-            text: seq.to_string(),
+            body: common::Payload::new(seq),
             drops: Arc::clone(drops),
         }
     }
 
+    /// Checks the payload's integrity; returns its sequence number.
     fn check(&self) -> u64 {
-        assert_eq!(self.inverse, !self.seq, "payload corrupted: {self:?}");
-        assert_eq!(
-            self.text,
-            self.seq.to_string(),
-            "payload corrupted: {self:?}"
-        );
-        self.seq
+        self.body.check()
     }
 }
 
@@ -416,6 +369,33 @@ impl Reference {
         self.published = self.head;
         d
     }
+
+    /// Compares up to `limit` items of a drain, taken by `next`, with the
+    /// reference's steps below the drain's snapshot (the tail now), feeding
+    /// them to `check`; after the first item, calls `push` `mid` times (it
+    /// pushes on the real side and on the reference). The caller ends the
+    /// drain.
+    fn compare_drain(
+        &mut self,
+        check: &mut StreamCheck,
+        (limit, mid): (usize, u64),
+        mut next: impl FnMut() -> Option<Delivery<u64>>,
+        mut push: impl FnMut(&mut Reference),
+        at: &dyn Fn() -> String,
+    ) {
+        let snap = self.tail;
+        for i in 0..limit {
+            let got = next();
+            assert_eq!(got, self.step(snap), "{} (item {i})", at());
+            let Some(got) = got else { break };
+            check.see_u64(got);
+            if i == 0 {
+                for _ in 0..mid {
+                    push(self);
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -482,10 +462,9 @@ fn run_ring(cap: usize, ops: &[Op]) {
                 d.into_iter().for_each(|d| check.see_u64(d));
             }
             Op::Drain { limit, mid, runs } => {
-                let snap = r.tail;
                 let mut drain = rx.drain();
-                for i in 0..*limit {
-                    let got = if *runs {
+                let next = || {
+                    if *runs {
                         drain.next_run().map(|run| match run {
                             Run::Events(events) => {
                                 assert_eq!(events.len(), 1, "{}", at());
@@ -495,17 +474,13 @@ fn run_ring(cap: usize, ops: &[Op]) {
                         })
                     } else {
                         drain.next()
-                    };
-                    assert_eq!(got, r.step(snap), "{} (item {i})", at());
-                    let Some(got) = got else { break };
-                    check.see_u64(got);
-                    if i == 0 {
-                        for _ in 0..*mid {
-                            let seq = tx.attempts();
-                            assert_eq!(tx.push(seq), r.push(), "{}", at());
-                        }
                     }
-                }
+                };
+                let push = |r: &mut Reference| {
+                    let seq = tx.attempts();
+                    assert_eq!(tx.push(seq), r.push(), "{}", at());
+                };
+                r.compare_drain(&mut check, (*limit, *mid), next, push, &at);
                 drop(drain);
                 r.published = r.head;
             }
@@ -565,27 +540,22 @@ fn run_channel(cap: usize, ops: &[Op]) {
                 }
             }
             Op::Drain { limit, mid, runs } => {
-                let snap = r.tail;
                 let mut drain = rx.drain();
-                for i in 0..*limit {
-                    let got = if *runs {
+                let next = || {
+                    if *runs {
                         drain.next_run().map(|run| match run {
                             Run::Events(events) => Delivery::Event(events[0]),
                             Run::Lost { first, count } => Delivery::Lost { first, count },
                         })
                     } else {
                         drain.next()
-                    };
-                    assert_eq!(got, r.step(snap), "{} (item {i})", at());
-                    let Some(got) = got else { break };
-                    check.see_u64(got);
-                    if i == 0 {
-                        for _ in 0..*mid {
-                            r.push();
-                            assert!(tx.send(r.tail - 1).is_ok(), "{}", at());
-                        }
                     }
-                }
+                };
+                let push = |r: &mut Reference| {
+                    r.push();
+                    assert!(tx.send(r.tail - 1).is_ok(), "{}", at());
+                };
+                r.compare_drain(&mut check, (*limit, *mid), next, push, &at);
                 drop(drain);
                 r.published = r.head;
             }
@@ -685,15 +655,7 @@ fn two_threads_with_random_stalls(cap: usize, n: u64, seed: u64) {
                 patient = rng.below(3) == 0;
             }
             if patient {
-                let mut spins = 0u32;
-                while tx.free_slots() == 0 && spins < 256 {
-                    if spins % 16 == 15 {
-                        thread::yield_now();
-                    } else {
-                        std::hint::spin_loop();
-                    }
-                    spins += 1;
-                }
+                spin_while(256, || tx.free_slots() == 0);
             }
             if let Some(old) = tx.push(Payload::new(i, &made)) {
                 let seq = old.check();
@@ -720,13 +682,7 @@ fn two_threads_with_random_stalls(cap: usize, n: u64, seed: u64) {
     let mut empty_polls = 0u64;
     while check.next < n {
         rounds += 1;
-        if rounds % 1024 == 0 {
-            assert!(
-                Instant::now() < deadline,
-                "stalled at {} of {n} attempts accounted for",
-                check.next
-            );
-        }
+        check_progress(rounds, deadline, check.next, n);
         let before = check.next;
         match rng.below(3) {
             0 => {

@@ -11,76 +11,13 @@ use std::time::{Duration, Instant};
 use eventsig::ring::{ring, Consumer, Producer, Run};
 use eventsig::{BuildError, Delivery};
 
-/// Iteration counts shrink under Miri, which is ~1000x slower.
-const fn scaled(n: usize, miri: usize) -> usize {
-    if cfg!(miri) {
-        miri
-    } else {
-        n
-    }
-}
+mod common;
+use common::{
+    check_progress, scaled_usize as scaled, spin_while, stall, Payload, Tracker, XorShift,
+};
 
 /// Capacities under test: not only powers of two.
 const CAPACITIES: [usize; 5] = [1, 2, 3, 7, 64];
-
-/// A tiny xorshift64 PRNG (no `rand` dependency).
-#[derive(Clone)]
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// A bounded busy stall: never a sleep.
-fn stall(rng: &mut XorShift, max_spins: u64) {
-    for _ in 0..rng.below(max_spins) {
-        std::hint::spin_loop();
-    }
-}
-
-/// A payload whose integrity can be checked: the sequence number, its bit
-/// inverse and its decimal text (a heap value, so a bad move shows).
-#[derive(Debug, PartialEq, Eq)]
-struct Payload {
-    seq: u64,
-    inverse: u64,
-    text: String,
-}
-
-impl Payload {
-    fn new(seq: u64) -> Payload {
-        Payload {
-            seq,
-            inverse: !seq,
-            text: seq.to_string(),
-        }
-    }
-
-    fn check(&self) -> u64 {
-        assert_eq!(self.inverse, !self.seq, "payload corrupted: {self:?}");
-        assert_eq!(
-            self.text,
-            self.seq.to_string(),
-            "payload corrupted: {self:?}"
-        );
-        self.seq
-    }
-}
 
 // ---------------------------------------------------------------------------
 // S3: FIFO, each at most once, payload intact; exact capacity.
@@ -741,39 +678,6 @@ fn forgotten_channel_drain_does_not_drop_handed_out_values_twice() {
 // Two threads: S3, S6, S7 under random stalls.
 // ---------------------------------------------------------------------------
 
-/// Consumer-side checker of the delivery stream, with payload = attempt
-/// number: every delivery must start exactly where the previous one ended.
-#[derive(Default)]
-struct StreamCheck {
-    /// The next attempt number the stream must account for.
-    next: u64,
-    events: u64,
-    lost: u64,
-    gaps: u64,
-}
-
-impl StreamCheck {
-    fn see(&mut self, d: Delivery<u64>) {
-        match d {
-            Delivery::Event(v) => {
-                // S3 (strictly increasing) and S7 (an event right after a
-                // gap is at first + count).
-                assert_eq!(v, self.next, "event out of place");
-                self.next = v + 1;
-                self.events += 1;
-            }
-            Delivery::Lost { first, count } => {
-                // S7: the gap starts right after the previous event (or gap).
-                assert_eq!(first, self.next, "gap out of place");
-                assert!(count > 0, "an empty gap marker");
-                self.next = first + count;
-                self.lost += count;
-                self.gaps += 1;
-            }
-        }
-    }
-}
-
 #[test]
 fn s03_s06_s07_two_threads_with_random_stalls() {
     let n = if cfg!(miri) { 2_000u64 } else { 2_000_000 };
@@ -810,17 +714,7 @@ fn two_threads_with_random_stalls(cap: usize, n: u64, seed: u64) {
                 patient = rng.below(4) != 0;
             }
             if patient {
-                // Bounded; yields now and then so that an oversubscribed
-                // machine runs the consumer instead of this spin.
-                let mut spins = 0u32;
-                while tx.free_slots() == 0 && spins < 256 {
-                    if spins % 16 == 15 {
-                        thread::yield_now();
-                    } else {
-                        std::hint::spin_loop();
-                    }
-                    spins += 1;
-                }
+                spin_while(256, || tx.free_slots() == 0);
             }
             if let Err(v) = tx.push(i) {
                 assert_eq!(v, i, "the refused value comes back");
@@ -836,18 +730,12 @@ fn two_threads_with_random_stalls(cap: usize, n: u64, seed: u64) {
     });
 
     let mut rng = XorShift::new(0xBEEF ^ seed);
-    let mut check = StreamCheck::default();
+    let mut check = Tracker::default();
     let mut empty_polls = 0u64;
     let mut rounds = 0u64;
     while check.next < n {
         rounds += 1;
-        if rounds % 1024 == 0 {
-            assert!(
-                Instant::now() < deadline,
-                "stalled at {} of {n} attempts accounted for",
-                check.next
-            );
-        }
+        check_progress(rounds, deadline, check.next, n);
         let mut empty = false;
         if rng.below(2) == 0 {
             let before = check.next;

@@ -77,7 +77,7 @@
 use std::fmt;
 use std::hint::spin_loop;
 use std::io::{self, Write as _};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -87,6 +87,9 @@ use eventsig::{
     Delivery, Overflow, Raiser, Receiver, SendError, Sender, Signal, Stats, TryRecvError,
 };
 use mio::{Events, Interest, Poll, Token};
+
+mod common;
+use common::{epoll_watching, xorshift64_star};
 
 /// Deadline of every blocking wait or poll of the consumer: reaching it
 /// while anything is outstanding is a lost wake-up.
@@ -136,12 +139,7 @@ impl Rng {
     }
 
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        xorshift64_star(&mut self.0)
     }
 
     /// Uniform-ish in `0..n` (`n > 0`).
@@ -705,21 +703,9 @@ impl Sleeper {
                 }
             }
             Kind::Level => {
-                // SAFETY: no pointer argument; checked below.
-                let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-                assert!(raw >= 0, "epoll_create1: {}", io::Error::last_os_error());
-                // SAFETY: `raw` is a new fd that nothing else owns.
-                let epoll = unsafe { OwnedFd::from_raw_fd(raw) };
-                let mut ev = libc::epoll_event {
-                    events: libc::EPOLLIN as u32,
-                    u64: RX.0 as u64,
-                };
                 // `as_raw_fd` hands out the fd: the receiver parks right away.
                 let fd = rx.as_raw_fd();
-                // SAFETY: valid fds and a valid event for the call's duration.
-                let r =
-                    unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
-                assert_eq!(r, 0, "epoll_ctl: {}", io::Error::last_os_error());
+                let epoll = epoll_watching(fd, libc::EPOLLIN, RX.0 as u64);
                 Sleeper::Level { epoll }
             }
         }
