@@ -25,7 +25,7 @@
 
 use std::fmt;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
@@ -35,7 +35,7 @@ use crate::doorbell::Doorbell;
 use crate::error::{RaiseError, SendError, TryRecvError};
 use crate::mask::BlockedMask;
 use crate::overrun::{OverrunCounts, SignalCounts};
-use crate::parking::Parking;
+use crate::parking::{Parking, Waiter};
 use crate::policy::{self, EventReceiver, EventSender, OverflowPolicy, Snapshot};
 use crate::ring::{BuildError, Delivery};
 use crate::signals::{PendingSignals, Signal, SignalSet};
@@ -1177,40 +1177,7 @@ impl<T> Receiver<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
-        self.wake();
-        if self.ready() {
-            return Ok(true);
-        }
-        if timeout == Some(Duration::ZERO) {
-            return Ok(self.timed_out());
-        }
-        if self.spin && self.spin_until_ready() {
-            return Ok(true);
-        }
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        loop {
-            self.park();
-            if self.ready() {
-                self.wake();
-                return Ok(true);
-            }
-            let remaining = match deadline {
-                None => None,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(r) if !r.is_zero() => Some(r),
-                    _ => {
-                        self.wake();
-                        return Ok(self.timed_out());
-                    }
-                },
-            };
-            let slept = self.shared.doorbell.eventfd().wait(remaining);
-            self.wake();
-            slept?;
-            if self.ready() {
-                return Ok(true);
-            }
-        }
+        crate::parking::wait(self, timeout)
     }
 
     /// `wait` found nothing: an epoll caller may go to sleep on the fd now,
@@ -1235,26 +1202,6 @@ impl<T> Receiver<T> {
     /// ```
     pub fn set_wait_spin(&mut self, spin: bool) {
         self.spin = spin;
-    }
-
-    /// The spin phase of `wait`: a bounded backoff (doubling busy-wait
-    /// rounds, then a few yields), re-checking between rounds.
-    fn spin_until_ready(&self) -> bool {
-        const SPIN_ROUNDS: u32 = 7; // 1 + 2 + ... + 64 busy-wait hints
-        const YIELD_ROUNDS: u32 = 4;
-        for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
-            if round < SPIN_ROUNDS {
-                for _ in 0..1u32 << round {
-                    std::hint::spin_loop();
-                }
-            } else {
-                std::thread::yield_now();
-            }
-            if self.ready() {
-                return true;
-            }
-        }
-        false
     }
 
     /// Whether every producer handle (the sender and all raisers) is gone.
@@ -1376,6 +1323,32 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.shared.mark_receiver_gone();
+    }
+}
+
+impl<T> Waiter for Receiver<T> {
+    fn pending(&self) -> bool {
+        self.ready()
+    }
+
+    fn spins(&self) -> bool {
+        self.spin
+    }
+
+    fn unpark(&self) {
+        self.wake();
+    }
+
+    fn announce_park(&self) {
+        self.park();
+    }
+
+    fn give_up(&mut self) -> bool {
+        self.timed_out()
+    }
+
+    fn sleep(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.shared.doorbell.eventfd().wait(timeout).map(drop)
     }
 }
 

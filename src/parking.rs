@@ -8,6 +8,8 @@
 //! `&self`) parks the receiver; the receivers are not `Sync`.
 
 use std::cell::Cell;
+use std::io;
+use std::time::{Duration, Instant};
 
 use crate::doorbell::Doorbell;
 
@@ -150,6 +152,87 @@ impl std::fmt::Debug for Parking {
             .field("unread", &self.unread.get())
             .finish_non_exhaustive()
     }
+}
+
+/// What [`wait`] needs of a receiver: the channel's and the hub's
+/// implement it over their own sources.
+pub(crate) trait Waiter {
+    /// Whether anything is pending: the re-check after a park.
+    fn pending(&self) -> bool;
+    /// Whether `wait` spins briefly before it parks.
+    fn spins(&self) -> bool;
+    /// Leaves the parked state (`Parking::wake`).
+    fn unpark(&self);
+    /// Announces a sleep (`Parking::park`).
+    fn announce_park(&self);
+    /// The re-check after a park found nothing (the hub clears its
+    /// suspects: nothing was published before the park's heavy barrier).
+    fn found_nothing_after_park(&mut self) {}
+    /// `wait` gives up: an epoll caller may sleep on the fd now, so park
+    /// for it as an empty `try_recv` would. Returns `false`.
+    fn give_up(&mut self) -> bool;
+    /// Blocks on the eventfd for at most `timeout`.
+    fn sleep(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+/// The receivers' `wait`: a bounded spin (if on), then park, re-check and
+/// sleep on the eventfd until something is pending or `timeout` passes.
+pub(crate) fn wait(rx: &mut impl Waiter, timeout: Option<Duration>) -> io::Result<bool> {
+    rx.unpark();
+    if rx.pending() {
+        return Ok(true);
+    }
+    if timeout == Some(Duration::ZERO) {
+        return Ok(rx.give_up());
+    }
+    if rx.spins() && spin_until_pending(rx) {
+        return Ok(true);
+    }
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        rx.announce_park();
+        if rx.pending() {
+            rx.unpark();
+            return Ok(true);
+        }
+        rx.found_nothing_after_park();
+        let remaining = match deadline {
+            None => None,
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(r) if !r.is_zero() => Some(r),
+                _ => {
+                    rx.unpark();
+                    return Ok(rx.give_up());
+                }
+            },
+        };
+        let slept = rx.sleep(remaining);
+        rx.unpark();
+        slept?;
+        if rx.pending() {
+            return Ok(true);
+        }
+    }
+}
+
+/// The spin phase of `wait`: a bounded backoff (doubling busy-wait hints,
+/// then a few yields) that returns as soon as something is pending.
+fn spin_until_pending(rx: &impl Waiter) -> bool {
+    const SPIN_ROUNDS: u32 = 7; // 1 + 2 + ... + 64 busy-wait hints
+    const YIELD_ROUNDS: u32 = 4;
+    for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
+        if round < SPIN_ROUNDS {
+            for _ in 0..1u32 << round {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+        if rx.pending() {
+            return true;
+        }
+    }
+    false
 }
 
 /// The fd hand-out of a receiver type with a `parking: Parking`, an

@@ -15,7 +15,7 @@ const IDLE_TURNS: u32 = 4;
 use super::{HubDelivery, HubState, SenderId};
 use crate::channel::{Overflow, Shared};
 use crate::error::TryRecvError;
-use crate::parking::Parking;
+use crate::parking::{Parking, Waiter};
 use crate::ring::{Consumer, Snapshot};
 use crate::signals::SignalSet;
 use crate::stats::Stats;
@@ -361,42 +361,7 @@ impl<T> HubReceiver<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
-        self.wake();
-        if self.ready() {
-            return Ok(true);
-        }
-        if timeout == Some(Duration::ZERO) {
-            return Ok(self.timed_out());
-        }
-        if self.spin && self.spin_until_ready() {
-            return Ok(true);
-        }
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        loop {
-            self.park();
-            if self.ready() {
-                self.wake();
-                return Ok(true);
-            }
-            // Nothing after the heavy barrier: the suspects are clear.
-            self.commit_suspects();
-            let remaining = match deadline {
-                None => None,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(r) if !r.is_zero() => Some(r),
-                    _ => {
-                        self.wake();
-                        return Ok(self.timed_out());
-                    }
-                },
-            };
-            let slept = self.core.doorbell.eventfd().wait(remaining);
-            self.wake();
-            slept?;
-            if self.ready() {
-                return Ok(true);
-            }
-        }
+        crate::parking::wait(self, timeout)
     }
 
     /// Whether `wait` spins briefly before it parks (on by default, see
@@ -804,25 +769,6 @@ impl<T> HubReceiver<T> {
             || self.core.closed()
     }
 
-    /// The spin phase of `wait`, as the channel's.
-    fn spin_until_ready(&self) -> bool {
-        const SPIN_ROUNDS: u32 = 7;
-        const YIELD_ROUNDS: u32 = 4;
-        for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
-            if round < SPIN_ROUNDS {
-                for _ in 0..1u32 << round {
-                    std::hint::spin_loop();
-                }
-            } else {
-                std::thread::yield_now();
-            }
-            if self.ready() {
-                return true;
-            }
-        }
-        false
-    }
-
     fn timed_out(&mut self) -> bool {
         if self.parking.exposed() && !self.arm() {
             self.commit_suspects();
@@ -862,6 +808,37 @@ impl<T> HubReceiver<T> {
 impl<T> Drop for HubReceiver<T> {
     fn drop(&mut self) {
         self.core.mark_receiver_gone();
+    }
+}
+
+impl<T> Waiter for HubReceiver<T> {
+    fn pending(&self) -> bool {
+        self.ready()
+    }
+
+    fn spins(&self) -> bool {
+        self.spin
+    }
+
+    fn unpark(&self) {
+        self.wake();
+    }
+
+    fn announce_park(&self) {
+        self.park();
+    }
+
+    fn found_nothing_after_park(&mut self) {
+        // Nothing after the heavy barrier: the suspects are clear.
+        self.commit_suspects();
+    }
+
+    fn give_up(&mut self) -> bool {
+        self.timed_out()
+    }
+
+    fn sleep(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.core.doorbell.eventfd().wait(timeout).map(drop)
     }
 }
 
