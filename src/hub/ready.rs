@@ -119,11 +119,10 @@ pub(super) const COMMIT_PASSES: u32 = 1024;
 /// The least time between two heavy barriers of a receiver that never parks.
 /// A heavy barrier is `membarrier(2)`: ~10 µs on a virtual machine, and an
 /// interrupt on every CPU running one of the process's threads, the senders
-/// included. One every 1024 passes of a busy-polling receiver cut a hub's
-/// cross-thread throughput with 16 rings by about 6x (`benches/hub.rs`,
-/// `hub_spsc`); one per millisecond costs at most ~1% of the time, and a
-/// suspect stays one (re-checked at each pass, one load) for at most about
-/// that long.
+/// included. Counted by passes alone, their rate would follow the pass
+/// rate, which is highest for a receiver spinning on empty passes; one per
+/// millisecond bounds them at ~1% of the time, and a suspect stays one
+/// (re-checked at each pass, one load) for about that long.
 pub(super) const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Slots per ready word.
