@@ -158,10 +158,16 @@ impl Shared {
 
     /// Takes the pending signals not in `blocked`; with counts kept, takes
     /// their counts too, as the protocol requires of every take, into
-    /// `report` if given, and leaves out a signal whose raises an earlier
+    /// `report` if given, adds the raises they stand for to `counted`
+    /// (`Stats::coalesced`), and leaves out a signal whose raises an earlier
     /// take counted (see `overrun.rs`).
     #[inline]
-    fn take(&self, blocked: SignalSet, report: Option<&mut SignalCounts>) -> Taken {
+    fn take(
+        &self,
+        blocked: SignalSet,
+        report: Option<&mut SignalCounts>,
+        counted: &mut u64,
+    ) -> Taken {
         let taken = self.signals.take_unblocked(blocked);
         match &self.counts {
             None => {
@@ -173,10 +179,9 @@ impl Shared {
                 Taken {
                     reported: taken,
                     cleared: taken,
-                    counted: 0,
                 }
             }
-            Some(counts) => Self::take_counts(counts, taken, report),
+            Some(counts) => Self::take_counts(counts, taken, report, counted),
         }
     }
 
@@ -186,12 +191,12 @@ impl Shared {
         counts: &OverrunCounts,
         taken: SignalSet,
         mut report: Option<&mut SignalCounts>,
+        counted: &mut u64,
     ) -> Taken {
         let mut reported = SignalSet::EMPTY;
-        let mut counted = 0u64;
         for s in taken {
             let n = counts.take(s);
-            counted = counted.saturating_add(n);
+            *counted = counted.saturating_add(n);
             if n > 0 {
                 reported = reported.with(s);
                 if let Some(report) = report.as_deref_mut() {
@@ -202,7 +207,6 @@ impl Shared {
         Taken {
             reported,
             cleared: taken,
-            counted,
         }
     }
 
@@ -238,9 +242,6 @@ struct Taken {
     reported: SignalSet,
     /// The pending bits cleared, each set by one raise (`Stats::raised`).
     cleared: SignalSet,
-    /// With counts kept: the raises the take counted, the whole counts it
-    /// swapped to 0 (`Stats::coalesced`); 0 without counts.
-    counted: u64,
 }
 
 /// What a channel is built with besides its capacity, eventfd and spin:
@@ -841,7 +842,10 @@ impl<T> Receiver<T> {
     /// # Ok::<(), eventsig::BuildError>(())
     /// ```
     pub fn take_signals(&mut self) -> SignalSet {
-        self.note(self.shared.take(self.blocked, None))
+        let taken = self
+            .shared
+            .take(self.blocked, None, &mut self.raises_counted);
+        self.note(taken)
     }
 
     /// Takes every pending signal, as [`take_signals`](Receiver::take_signals),
@@ -906,7 +910,10 @@ impl<T> Receiver<T> {
     /// ```
     pub fn take_signals_counted(&mut self) -> SignalCounts {
         let mut report = SignalCounts::EMPTY;
-        self.note(self.shared.take(self.blocked, Some(&mut report)));
+        let taken = self
+            .shared
+            .take(self.blocked, Some(&mut report), &mut self.raises_counted);
+        self.note(taken);
         report
     }
 
@@ -915,7 +922,6 @@ impl<T> Receiver<T> {
     #[inline]
     fn note(&mut self, taken: Taken) -> SignalSet {
         self.signals_taken += taken.cleared.len() as u64;
-        self.raises_counted = self.raises_counted.saturating_add(taken.counted);
         taken.reported
     }
 
