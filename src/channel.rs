@@ -1287,42 +1287,14 @@ impl<T> Receiver<T> {
             || self.shared.closed()
     }
 
-    fn park(&self) {
-        self.parking.park(&self.shared.doorbell);
-    }
-
-    /// Parks for an epoll caller about to sleep on the fd; if something
-    /// became pending meanwhile, makes the fd readable so it comes back.
-    fn arm(&self) {
-        self.arm_with(Self::ready);
-    }
-
     /// `arm` with the re-check `pending`.
+    #[cfg(all(feature = "tokio", not(eventsig_loom)))]
     fn arm_with(&self, pending: impl Fn(&Self) -> bool) {
         self.parking.arm(
             &self.shared.doorbell,
             || pending(self),
             || self.shared.closed(),
         );
-    }
-
-    /// See [`Parking::keep_readable`].
-    fn keep_readable(&self) {
-        self.parking.keep_readable(&self.shared.doorbell);
-    }
-
-    /// Marks the fd as handed out; the first time, parks right away, so an
-    /// epoll caller that sleeps straight after registering is woken.
-    fn expose(&self) {
-        if self.parking.expose() {
-            self.arm();
-        }
-    }
-
-    /// See [`Parking::wake`].
-    #[inline]
-    fn wake(&self) {
-        self.parking.wake(&self.shared.doorbell);
     }
 }
 
@@ -1333,28 +1305,28 @@ impl<T> Drop for Receiver<T> {
 }
 
 impl<T> Waiter for Receiver<T> {
+    fn parking(&self) -> &Parking {
+        &self.parking
+    }
+
+    fn doorbell(&self) -> &Doorbell {
+        &self.shared.doorbell
+    }
+
     fn pending(&self) -> bool {
         self.ready()
+    }
+
+    fn closed(&self) -> bool {
+        self.shared.closed()
     }
 
     fn spins(&self) -> bool {
         self.spin
     }
 
-    fn unpark(&self) {
-        self.wake();
-    }
-
-    fn announce_park(&self) {
-        self.park();
-    }
-
     fn give_up(&mut self) -> bool {
         self.timed_out()
-    }
-
-    fn sleep(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.shared.doorbell.eventfd().wait(timeout).map(drop)
     }
 }
 

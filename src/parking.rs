@@ -154,31 +154,67 @@ impl std::fmt::Debug for Parking {
     }
 }
 
-/// What [`wait`] needs of a receiver: the channel's and the hub's
-/// implement it over their own sources.
+/// A receiver over a [`Parking`] and a doorbell: the channel's and the hub's
+/// implement the required methods over their own sources, and share the
+/// rest of the receiver's side of the wake-up protocol, and [`wait`].
 pub(crate) trait Waiter {
+    fn parking(&self) -> &Parking;
+    fn doorbell(&self) -> &Doorbell;
     /// Whether anything is pending: the re-check after a park.
     fn pending(&self) -> bool;
+    /// Whether every producer is gone.
+    fn closed(&self) -> bool;
     /// Whether `wait` spins briefly before it parks.
     fn spins(&self) -> bool;
-    /// Leaves the parked state (`Parking::wake`).
-    fn unpark(&self);
-    /// Announces a sleep (`Parking::park`).
-    fn announce_park(&self);
     /// The re-check after a park found nothing (the hub clears its
     /// suspects: nothing was published before the park's heavy barrier).
     fn found_nothing_after_park(&mut self) {}
     /// `wait` gives up: an epoll caller may sleep on the fd now, so park
     /// for it as an empty `try_recv` would. Returns `false`.
     fn give_up(&mut self) -> bool;
+
+    /// Announces a sleep; see [`Parking::park`].
+    fn park(&self) {
+        self.parking().park(self.doorbell());
+    }
+
+    /// Parks for an epoll caller about to sleep on the fd; if something is
+    /// pending after all, makes the fd readable so it comes back. Returns
+    /// whether something was pending.
+    fn arm(&self) -> bool {
+        self.parking()
+            .arm(self.doorbell(), || self.pending(), || self.closed())
+    }
+
+    /// See [`Parking::keep_readable`].
+    fn keep_readable(&self) {
+        self.parking().keep_readable(self.doorbell());
+    }
+
+    /// Marks the fd as handed out; the first time, parks right away, so an
+    /// epoll caller that sleeps straight after registering is woken.
+    fn expose(&self) {
+        if self.parking().expose() {
+            self.arm();
+        }
+    }
+
+    /// See [`Parking::wake`].
+    #[inline]
+    fn wake(&self) {
+        self.parking().wake(self.doorbell());
+    }
+
     /// Blocks on the eventfd for at most `timeout`.
-    fn sleep(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn sleep(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.doorbell().eventfd().wait(timeout).map(drop)
+    }
 }
 
 /// The receivers' `wait`: a bounded spin (if on), then park, re-check and
 /// sleep on the eventfd until something is pending or `timeout` passes.
 pub(crate) fn wait(rx: &mut impl Waiter, timeout: Option<Duration>) -> io::Result<bool> {
-    rx.unpark();
+    rx.wake();
     if rx.pending() {
         return Ok(true);
     }
@@ -190,9 +226,9 @@ pub(crate) fn wait(rx: &mut impl Waiter, timeout: Option<Duration>) -> io::Resul
     }
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
-        rx.announce_park();
+        rx.park();
         if rx.pending() {
-            rx.unpark();
+            rx.wake();
             return Ok(true);
         }
         rx.found_nothing_after_park();
@@ -201,13 +237,13 @@ pub(crate) fn wait(rx: &mut impl Waiter, timeout: Option<Duration>) -> io::Resul
             Some(d) => match d.checked_duration_since(Instant::now()) {
                 Some(r) if !r.is_zero() => Some(r),
                 _ => {
-                    rx.unpark();
+                    rx.wake();
                     return Ok(rx.give_up());
                 }
             },
         };
         let slept = rx.sleep(remaining);
-        rx.unpark();
+        rx.wake();
         slept?;
         if rx.pending() {
             return Ok(true);

@@ -14,6 +14,7 @@ use super::ready::{ones, Bits, COMMIT_INTERVAL, COMMIT_PASSES};
 const IDLE_TURNS: u32 = 4;
 use super::{HubDelivery, HubState, SenderId};
 use crate::channel::{Overflow, Shared};
+use crate::doorbell::Doorbell;
 use crate::error::TryRecvError;
 use crate::parking::{Parking, Waiter};
 use crate::ring::{Consumer, Snapshot};
@@ -775,34 +776,6 @@ impl<T> HubReceiver<T> {
         }
         false
     }
-
-    fn park(&self) {
-        self.parking.park(&self.core.doorbell);
-    }
-
-    /// Parks for an epoll caller about to sleep on the fd; if something is
-    /// pending after all, makes the fd readable so it comes back. Returns
-    /// whether something was pending (if not, the caller may commit the
-    /// suspects).
-    fn arm(&self) -> bool {
-        self.parking
-            .arm(&self.core.doorbell, || self.ready(), || self.core.closed())
-    }
-
-    fn keep_readable(&self) {
-        self.parking.keep_readable(&self.core.doorbell);
-    }
-
-    fn expose(&self) {
-        if self.parking.expose() {
-            self.arm();
-        }
-    }
-
-    #[inline]
-    fn wake(&self) {
-        self.parking.wake(&self.core.doorbell);
-    }
 }
 
 impl<T> Drop for HubReceiver<T> {
@@ -812,20 +785,24 @@ impl<T> Drop for HubReceiver<T> {
 }
 
 impl<T> Waiter for HubReceiver<T> {
+    fn parking(&self) -> &Parking {
+        &self.parking
+    }
+
+    fn doorbell(&self) -> &Doorbell {
+        &self.core.doorbell
+    }
+
     fn pending(&self) -> bool {
         self.ready()
     }
 
+    fn closed(&self) -> bool {
+        self.core.closed()
+    }
+
     fn spins(&self) -> bool {
         self.spin
-    }
-
-    fn unpark(&self) {
-        self.wake();
-    }
-
-    fn announce_park(&self) {
-        self.park();
     }
 
     fn found_nothing_after_park(&mut self) {
@@ -835,10 +812,6 @@ impl<T> Waiter for HubReceiver<T> {
 
     fn give_up(&mut self) -> bool {
         self.timed_out()
-    }
-
-    fn sleep(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.core.doorbell.eventfd().wait(timeout).map(drop)
     }
 }
 
