@@ -401,22 +401,32 @@ async fn os_thread_wakes_a_blocked_task() {
     );
 }
 
-/// S9 under races: the thread sends the next event as soon as the task has
-/// acknowledged the last one, while the task heads back to sleep in `recv`;
-/// a wake-up lost in any round times the test out.
-async fn ping_pong_recv() {
+/// The ping-pong tests' producer: a thread that sends round `n` once the
+/// task has acknowledged round `n - 1` (and stops if the task is gone).
+fn ping_pong_producer() -> (
+    AsyncReceiver<u64>,
+    mpsc::Sender<u64>,
+    thread::JoinHandle<()>,
+) {
     let (mut tx, rx) = eventsig::channel::<u64>(4).unwrap();
-    let mut rx = AsyncReceiver::new(rx).unwrap();
+    let rx = AsyncReceiver::new(rx).unwrap();
     let (ack_tx, ack_rx) = mpsc::channel::<u64>();
     let producer = thread::spawn(move || {
         for round in 0..ROUNDS {
             tx.send(round).unwrap();
-            // The task answers each round; if it is gone, stop.
             if ack_rx.recv_timeout(LONG) != Ok(round) {
                 return;
             }
         }
     });
+    (rx, ack_tx, producer)
+}
+
+/// S9 under races: the thread sends the next event as soon as the task has
+/// acknowledged the last one, while the task heads back to sleep in `recv`;
+/// a wake-up lost in any round times the test out.
+async fn ping_pong_recv() {
+    let (mut rx, ack_tx, producer) = ping_pong_producer();
     for round in 0..ROUNDS {
         assert_eq!(
             within("recv (ping-pong)", rx.recv()).await,
@@ -430,17 +440,7 @@ async fn ping_pong_recv() {
 
 /// The same through the `Stream` impl.
 async fn ping_pong_stream() {
-    let (mut tx, rx) = eventsig::channel::<u64>(4).unwrap();
-    let mut rx = AsyncReceiver::new(rx).unwrap();
-    let (ack_tx, ack_rx) = mpsc::channel::<u64>();
-    let producer = thread::spawn(move || {
-        for round in 0..ROUNDS {
-            tx.send(round).unwrap();
-            if ack_rx.recv_timeout(LONG) != Ok(round) {
-                return;
-            }
-        }
-    });
+    let (mut rx, ack_tx, producer) = ping_pong_producer();
     for round in 0..ROUNDS {
         assert_eq!(
             within("stream (ping-pong)", next(&mut rx)).await,
