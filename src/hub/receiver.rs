@@ -516,8 +516,6 @@ impl<T> HubReceiver<T> {
         }
     }
 
-    /// After a heavy barrier whose re-check found nothing pending: every
-    /// deactivation so far is trusted.
     /// Every [`COMMIT_PASSES`] passes with suspects: whether the last
     /// commit is [`COMMIT_INTERVAL`] old (then it counts as done now).
     #[cold]
@@ -531,6 +529,8 @@ impl<T> HubReceiver<T> {
         true
     }
 
+    /// After a heavy barrier whose re-check found nothing pending: every
+    /// deactivation so far is trusted.
     fn commit_suspects(&mut self) {
         self.suspects.clear_all();
         self.passes_since_commit = 0;
@@ -561,51 +561,38 @@ impl<T> HubReceiver<T> {
     #[inline]
     fn next_delivery(&mut self) -> Option<(SenderId, HubDelivery<T>)> {
         // The common case: the next event of the ring whose turn it is.
-        if let Some(turn) = &mut self.turn {
-            if turn.left > 0 {
-                let local = &mut self.locals[turn.index];
-                if let Some(ring) = local.ring.as_mut() {
-                    if let Some(d) = ring.next_within(&turn.snap) {
-                        turn.left -= 1;
-                        self.pass_yielded = true;
-                        let id = SenderId {
-                            index: turn.index as u32,
-                            generation: local.generation,
-                        };
-                        return Some((id, d.into()));
-                    }
-                }
-            }
-        }
-        self.next_delivery_slow()
+        self.next_in_turn().or_else(|| self.next_delivery_slow())
     }
 
-    /// `next_delivery` at the end of a turn: the next ring, or the pass's
-    /// end.
+    /// The next delivery of the turn under way, within its snapshot and
+    /// budget.
+    #[inline]
+    fn next_in_turn(&mut self) -> Option<(SenderId, HubDelivery<T>)> {
+        let turn = self.turn.as_mut()?;
+        if turn.left == 0 {
+            return None;
+        }
+        let local = &mut self.locals[turn.index];
+        let d = local.ring.as_mut()?.next_within(&turn.snap)?;
+        turn.left -= 1;
+        self.pass_yielded = true;
+        let id = SenderId {
+            index: turn.index as u32,
+            generation: local.generation,
+        };
+        Some((id, d.into()))
+    }
+
+    /// `next_delivery` at the end of a turn: ends it, then takes the next
+    /// ring's turn, or ends the pass.
     #[cold]
     fn next_delivery_slow(&mut self) -> Option<(SenderId, HubDelivery<T>)> {
         loop {
-            if let Some(turn) = &mut self.turn {
-                let local = &mut self.locals[turn.index];
-                let id = SenderId {
-                    index: turn.index as u32,
-                    generation: local.generation,
-                };
-                let ring = local.ring.as_mut().expect("an active ring is adopted");
-                if turn.left > 0 {
-                    if let Some(d) = ring.next_within(&turn.snap) {
-                        turn.left -= 1;
-                        self.pass_yielded = true;
-                        return Some((id, d.into()));
-                    }
-                }
-                let (index, left) = (turn.index, turn.left);
-                self.turn = None;
-                if let Some(closed) = self.end_turn(index, left) {
+            if let Some(turn) = self.turn.take() {
+                if let Some(closed) = self.end_turn(turn.index, turn.left) {
                     self.pass_yielded = true;
                     return Some(closed);
                 }
-                continue;
             }
             let Some(index) = self.todo.next_from(self.start) else {
                 self.end_pass();
@@ -626,6 +613,9 @@ impl<T> HubReceiver<T> {
                 snap: ring.snapshot(),
                 left: self.budget,
             });
+            if let Some(delivery) = self.next_in_turn() {
+                return Some(delivery);
+            }
         }
     }
 
