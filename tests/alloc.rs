@@ -113,6 +113,50 @@ fn s04_channel_operations_allocate_nothing_after_construction() {
     assert_ne!(seen, [0; 64]);
 }
 
+/// The same under drop-oldest: a full ring evicts (one eviction per send
+/// once full), and sending, evicting, draining, `try_recv`, the overflow and
+/// its acknowledgement allocate nothing.
+#[test]
+fn s04_drop_oldest_operations_allocate_nothing_after_construction() {
+    let (mut tx, mut rx) = eventsig::builder()
+        .capacity(64)
+        .overflow_policy(eventsig::OverflowPolicy::DropOldest)
+        .build::<u64>()
+        .unwrap();
+    let sends = scaled(10_000, 200) as u64;
+    let mut seen = [0u64; 64];
+    let (n, (events, lost)) = allocations_in(|| {
+        let (mut events, mut lost) = (0u64, 0u64);
+        for i in 0..sends {
+            tx.send(i).expect("drop-oldest accepts every send");
+            if i % 500 == 499 {
+                let (e, l) = drain_counting(&mut rx, &mut seen);
+                events += e;
+                lost += l;
+                if let Some(ov) = rx.overflow() {
+                    rx.acknowledge(ov);
+                }
+                black_box(rx.stats());
+                black_box(tx.free_slots());
+            }
+            if i % 1000 == 10 {
+                match rx.try_recv() {
+                    Ok(Delivery::Event(_)) => events += 1,
+                    Ok(Delivery::Lost { count, .. }) => lost += count,
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Closed) => panic!("closed"),
+                }
+            }
+        }
+        let (e, l) = drain_counting(&mut rx, &mut seen);
+        (events + e, lost + l)
+    });
+    assert_eq!(n, 0, "{n} allocations after construction");
+    assert_eq!(events + lost, sends, "S6 inside the measured region");
+    assert!(lost > 0, "the ring overflowed and evicted");
+    assert_eq!(rx.stats().dropped, lost);
+}
+
 #[test]
 #[cfg_attr(miri, ignore = "Miri does not model poll(2)")]
 fn s04_wait_and_the_exposed_fd_path_allocate_nothing() {

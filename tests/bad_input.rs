@@ -290,3 +290,36 @@ fn s12_send_error_from_a_real_channel_hands_the_value_back() {
     assert!(matches!(err, SendError::Closed(NoDebug(3))));
     assert_eq!(tx.raise(Signal::new(0).unwrap()), Err(RaiseError::Closed));
 }
+
+#[test]
+fn s12_drop_oldest_bad_capacities_are_typed_errors() {
+    use eventsig::OverflowPolicy;
+    let oldest = |capacity: usize| {
+        std::panic::catch_unwind(|| {
+            eventsig::builder()
+                .capacity(capacity)
+                .overflow_policy(OverflowPolicy::DropOldest)
+                .build::<u64>()
+                .map(|_| ())
+        })
+        .expect("no panic")
+    };
+    assert!(matches!(oldest(0), Err(BuildError::ZeroCapacity)));
+    assert!(matches!(
+        eventsig::overwrite::ring::<u8>(0),
+        Err(BuildError::ZeroCapacity)
+    ));
+    for capacity in [usize::MAX, usize::MAX / 2 + 1, 1 << 60] {
+        assert!(
+            matches!(oldest(capacity), Err(BuildError::CapacityTooLarge { requested }) if requested == capacity),
+            "drop-oldest channel of {capacity}"
+        );
+        let ring =
+            std::panic::catch_unwind(|| eventsig::overwrite::ring::<u64>(capacity).map(|_| ()))
+                .expect("no panic");
+        assert!(
+            matches!(ring, Err(BuildError::CapacityTooLarge { requested }) if requested == capacity),
+            "overwrite::ring({capacity})"
+        );
+    }
+}
